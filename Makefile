@@ -1,0 +1,125 @@
+# ringo - GNU Makefile (Linux only).
+#   make            library, tools, examples, tests, baselines
+#   make test       build and run the test suite on both backends
+#   make demo       echo server + load generator on each backend, side by side
+#   make bench      full echo benchmark against baselines and Go (bench/RESULTS.md)
+#   make install    PREFIX=/usr/local: libringo.a, libringo.so, headers, ringo.pc
+#   make SAN=asan   (asan = ASan+UBSan, ubsan, tsan) builds into build-$(SAN)/
+#   make format / make format-check
+
+SAN ?=
+BUILD ?= build$(if $(SAN),-$(SAN),)
+PREFIX ?= /usr/local
+CC ?= cc
+ifeq ($(origin CC),default)
+CC := gcc
+endif
+
+ARCH := $(shell uname -m)
+WARN := -Wall -Wextra -Werror -Wno-unused-parameter
+CFLAGS ?= -O2 -g
+CFLAGS += -std=c11 -D_GNU_SOURCE -fno-omit-frame-pointer -fPIC $(WARN) -Iinclude -Isrc -MMD -MP
+LDLIBS := -luring -lpthread
+
+ifeq ($(SAN),asan)
+CFLAGS += -fsanitize=address,undefined -fno-sanitize-recover=undefined
+LDFLAGS += -fsanitize=address,undefined
+else ifeq ($(SAN),ubsan)
+CFLAGS += -fsanitize=undefined -fno-sanitize-recover=undefined
+LDFLAGS += -fsanitize=undefined
+else ifeq ($(SAN),tsan)
+CFLAGS += -fsanitize=thread
+LDFLAGS += -fsanitize=thread
+endif
+
+LIB_C := $(sort $(wildcard src/base/*.c src/sched/*.c src/io/*.c src/net/*.c))
+LIB_S := src/sched/switch_$(ARCH).S
+LIB_OBJ := $(LIB_C:%.c=$(BUILD)/%.o) $(LIB_S:%.S=$(BUILD)/%.o)
+
+TOOLS := $(BUILD)/ringo-echo $(BUILD)/ringo-bench
+TEST_C := $(sort $(wildcard tests/test_*.c)) tests/t_main.c
+TEST_OBJ := $(TEST_C:%.c=$(BUILD)/%.o)
+EXAMPLES := $(patsubst examples/%.c,$(BUILD)/examples/%,$(wildcard examples/*.c))
+BASELINES := $(BUILD)/bench/baseline-epoll-echo $(BUILD)/bench/baseline-uring-echo \
+             $(BUILD)/bench/ctxswitch
+
+.PHONY: all lib tools tests examples baselines test demo bench install deps \
+        deps-bench format format-check clean
+all: lib tools tests examples baselines
+
+lib: $(BUILD)/libringo.a $(BUILD)/libringo.so
+tools: $(TOOLS)
+tests: $(BUILD)/ringo-tests
+examples: $(EXAMPLES)
+baselines: $(BASELINES)
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -c $< -o $@
+$(BUILD)/%.o: %.S
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/libringo.a: $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+$(BUILD)/libringo.so: $(LIB_OBJ)
+	$(CC) -shared -Wl,-soname,libringo.so.0 $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/ringo-echo: $(patsubst %.c,$(BUILD)/%.o,$(wildcard tools/echo/*.c)) $(BUILD)/libringo.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+$(BUILD)/ringo-bench: $(patsubst %.c,$(BUILD)/%.o,$(wildcard tools/bench/*.c)) $(BUILD)/libringo.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lm
+$(BUILD)/ringo-tests: $(TEST_OBJ) $(BUILD)/libringo.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lm
+$(BUILD)/examples/%: $(BUILD)/examples/%.o $(BUILD)/libringo.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# Hand-written baselines: no runtime, plain C against epoll / liburing.
+$(BUILD)/bench/baseline-epoll-echo: $(BUILD)/bench/baseline/epoll_echo.o
+	$(CC) $(LDFLAGS) -o $@ $^
+$(BUILD)/bench/baseline-uring-echo: $(BUILD)/bench/baseline/uring_echo.o
+	$(CC) $(LDFLAGS) -o $@ $^ -luring
+$(BUILD)/bench/ctxswitch: $(BUILD)/bench/ctxswitch.o $(BUILD)/libringo.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+$(BUILD)/bench/go-echo: bench/baseline/go_echo/main.go
+	@mkdir -p $(@D)
+	cd bench/baseline/go_echo && GO111MODULE=off GOCACHE=$${GOCACHE:-/tmp/ringo-gocache} go build -o $(CURDIR)/$@ main.go
+
+deps:
+	@sh scripts/deps.sh build
+deps-bench:
+	@sh scripts/deps.sh bench
+
+test: deps
+	@$(MAKE) --no-print-directory all
+	@$(BUILD)/ringo-tests
+
+demo: deps
+	@$(MAKE) --no-print-directory all
+	@sh scripts/demo.sh $(BUILD)
+
+bench: deps deps-bench
+	@$(MAKE) --no-print-directory all $(BUILD)/bench/go-echo
+	@python3 bench/echo.py --build $(BUILD)
+	@$(BUILD)/bench/ctxswitch
+
+install: lib
+	install -d $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/include/ringo
+	install -m 644 $(BUILD)/libringo.a $(DESTDIR)$(PREFIX)/lib/
+	install -m 755 $(BUILD)/libringo.so $(DESTDIR)$(PREFIX)/lib/libringo.so.0
+	ln -sf libringo.so.0 $(DESTDIR)$(PREFIX)/lib/libringo.so
+	install -m 644 include/ringo.h $(DESTDIR)$(PREFIX)/include/
+	install -m 644 include/ringo/*.h $(DESTDIR)$(PREFIX)/include/ringo/
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|0.1.0|' ringo.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/ringo.pc
+
+FORMAT_FILES = $(shell git ls-files '*.c' '*.h' 2>/dev/null)
+format:
+	clang-format -i $(FORMAT_FILES)
+format-check:
+	@clang-format --dry-run --Werror $(FORMAT_FILES) && echo "format: ok"
+
+clean:
+	rm -rf build build-asan build-ubsan build-tsan
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -1,0 +1,122 @@
+/* ringo/net.h - sockets and byte I/O for coroutines.
+ *
+ * Every call here is made from a coroutine and parks only that coroutine.
+ * On io_uring the call becomes one SQE (plus a linked timeout when a
+ * deadline is given) whose completion resumes the coroutine directly; on
+ * epoll it tries the non-blocking syscall and parks on EAGAIN until the fd
+ * is ready. Both backends return the same values.
+ *
+ * Buffer ownership: a buffer (or iovec array, or address) passed to a call
+ * belongs to the kernel until that call returns, and to the caller again
+ * after it returns - also on -ETIMEDOUT and -ECANCELED: ringo cancels the
+ * kernel operation and waits for its final completion before returning.
+ *
+ * Descriptors: ringo sockets are created close-on-exec. An fd should be
+ * used from one worker at a time and closed with ringo_close() on the
+ * worker that used it last (closing cancels that worker's pending calls on
+ * it). Sockets created by ringo are blocking on io_uring and non-blocking
+ * on epoll; fds from elsewhere work on both (O_NONBLOCK fds on io_uring are
+ * retried after a poll).
+ *
+ * Common errors of every call: -ETIMEDOUT (deadline passed; nothing was
+ * transferred), -ECANCELED (caller cancelled, or the fd was closed by
+ * another coroutine; nothing transferred), RINGO_ENOTINCORO, and the
+ * kernel's own -errno (-ECONNRESET, -EPIPE, -EBADF, ...).
+ */
+#ifndef RINGO_NET_H
+#define RINGO_NET_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* An IPv4 or IPv6 socket address with its length. */
+typedef struct ringo_addr {
+    struct sockaddr_storage ss;
+    socklen_t len;
+} ringo_addr;
+
+/* Parse "host:port", "[v6]:port" or ":port" (numeric hosts only; ":port"
+ * and "*:port" mean all IPv6+IPv4 addresses) into *addr. Returns 0 or
+ * -EINVAL. Never blocks. */
+int ringo_addr_parse(ringo_addr *addr, const char *text);
+
+/* Format addr as "1.2.3.4:80" or "[::1]:80" into buf (NUL-terminated,
+ * truncated to len). Returns the length it needed (like snprintf) or
+ * -EAFNOSUPPORT. */
+int ringo_addr_format(const ringo_addr *addr, char *buf, size_t len);
+
+/* Port of addr in host order, or -EAFNOSUPPORT. */
+int ringo_addr_port(const ringo_addr *addr);
+
+/* Listening TCP socket options for ringo_tcp_listen. */
+#define RINGO_LISTEN_REUSEPORT 0x1 /* SO_REUSEPORT: one listener per worker */
+#define RINGO_LISTEN_V6ONLY 0x2    /* IPv6 only (default: dual-stack) */
+
+/* Create a TCP listener bound to addr (SO_REUSEADDR always; flags above)
+ * with the given backlog (<= 0: SOMAXCONN). Returns the fd or -errno
+ * (-EADDRINUSE, -EACCES, ...). Never blocks. */
+int ringo_tcp_listen(const ringo_addr *addr, int backlog, int flags);
+
+/* Accept one connection. If peer is not NULL it receives the peer address.
+ * Returns the new fd (close-on-exec, TCP_NODELAY set) or -errno: -EMFILE /
+ * -ENFILE when out of descriptors (the listener stays usable; back off and
+ * retry), -ETIMEDOUT, -ECANCELED. */
+int ringo_accept(int lfd, ringo_addr *peer, int64_t deadline);
+
+/* Connect a new TCP socket to addr. Returns the fd (TCP_NODELAY set) or
+ * -errno (-ECONNREFUSED, -ETIMEDOUT, -ECANCELED, ...); on failure no fd is
+ * left open. */
+int ringo_tcp_connect(const ringo_addr *addr, int64_t deadline);
+
+/* Read up to len bytes. Returns bytes read (> 0), 0 at end of stream, or
+ * -errno. */
+ssize_t ringo_read(int fd, void *buf, size_t len, int64_t deadline);
+
+/* Write up to len bytes once (may be short). Returns bytes written or
+ * -errno (-EPIPE if the peer is gone; no SIGPIPE is raised). */
+ssize_t ringo_write(int fd, const void *buf, size_t len, int64_t deadline);
+
+/* Write all len bytes, looping over short writes. Returns len, or -errno if
+ * an error or the deadline stopped it; *written (if not NULL) then says how
+ * many bytes went out before. */
+ssize_t ringo_write_all(int fd, const void *buf, size_t len, size_t *written,
+                        int64_t deadline);
+
+/* Read exactly len bytes unless the stream ends. Returns len, the short
+ * count at end of stream, or -errno (bytes read before an error are
+ * reported through *got if not NULL). */
+ssize_t ringo_read_full(int fd, void *buf, size_t len, size_t *got, int64_t deadline);
+
+/* recv(2)/send(2) with flags (MSG_NOSIGNAL is always added to send). */
+ssize_t ringo_recv(int fd, void *buf, size_t len, int flags, int64_t deadline);
+ssize_t ringo_send(int fd, const void *buf, size_t len, int flags, int64_t deadline);
+
+/* Vectored read/write (iovcnt <= IOV_MAX). The iovec array and the buffers
+ * it points to belong to the kernel until the call returns. */
+ssize_t ringo_readv(int fd, const struct iovec *iov, int iovcnt, int64_t deadline);
+ssize_t ringo_writev(int fd, const struct iovec *iov, int iovcnt, int64_t deadline);
+
+/* shutdown(2): how = SHUT_RD, SHUT_WR or SHUT_RDWR. Returns 0 or -errno.
+ * Does not block. */
+int ringo_shutdown(int fd, int how);
+
+/* Close fd: first cancels this worker's pending ringo calls on it (they
+ * return -ECANCELED after the kernel has released their buffers), then
+ * closes. Returns 0 or -errno (-EBADF). May park briefly for the cancel. */
+int ringo_close(int fd);
+
+/* Set or clear O_NONBLOCK on fd for the backend in use (sockets from
+ * outside ringo). Returns 0 or -errno. */
+int ringo_fd_prepare(int fd);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,148 @@
+/* ringo/runtime.h - workers, coroutines, time.
+ *
+ * A ringo program calls ringo_main() once from an ordinary thread. It starts
+ * N worker threads; each owns one I/O backend instance (an io_uring ring or
+ * an epoll fd), a run queue, a timer heap and a stack pool. Coroutines are
+ * stackful and run on the worker that spawned them (they never migrate), so
+ * a coroutine may keep pointers to thread-locals of its worker across parks.
+ *
+ * Conventions (all of ringo):
+ *   - return >= 0 on success, -errno on failure; errno is never touched;
+ *   - every call that may block ends with `int64_t deadline`: absolute
+ *     nanoseconds on ringo_now()'s monotonic clock, RINGO_FOREVER or
+ *     RINGO_NOWAIT. Expiry returns -ETIMEDOUT, cancellation -ECANCELED;
+ *   - blocking calls must be made from a coroutine (else RINGO_ENOTINCORO).
+ *
+ * fork(): a process with a running ringo runtime must only fork() to
+ * exec() at once; rings, epoll sets and worker threads do not survive it.
+ */
+#ifndef RINGO_RUNTIME_H
+#define RINGO_RUNTIME_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define RINGO_FOREVER ((int64_t)-1)
+#define RINGO_NOWAIT ((int64_t)0)
+
+typedef struct ringo_coro ringo_coro;
+
+/* Runtime configuration. Fill with ringo_config_init() (defaults, then the
+ * environment), then change what you need. */
+typedef struct ringo_config {
+    int workers;            /* worker threads; 0 = CPUs in our affinity mask.
+                               env RINGO_WORKERS */
+    const char *backend;    /* "auto", "uring" or "epoll"; NULL = "auto".
+                               env RINGO_BACKEND */
+    size_t stack_size;      /* usable bytes per coroutine stack (rounded up to
+                               pages); default 64 KiB, committed lazily.
+                               env RINGO_STACK_SIZE */
+    unsigned ring_entries;  /* io_uring SQ entries per worker; default 1024 */
+    int pin_workers;        /* 1: pin worker i to the i-th CPU of the mask.
+                               env RINGO_PIN=1 */
+    int handle_signals;     /* 1 (default): SIGINT/SIGTERM call ringo_stop();
+                               SIGUSR1 calls on_signal. Signals are blocked in
+                               workers and taken by one signal thread. */
+    void (*on_signal)(int signo); /* called on the signal thread for SIGUSR1,
+                                     and for SIGINT/SIGTERM after the stop */
+    int ignore_sigpipe;     /* 1 (default): SIGPIPE is ignored process-wide so
+                               a write to a closed peer returns -EPIPE */
+    int verbose;            /* 1: log backend choice and features to stderr.
+                               env RINGO_VERBOSE=1 */
+} ringo_config;
+
+/* Fill *cfg with defaults, then apply RINGO_WORKERS, RINGO_BACKEND,
+ * RINGO_STACK_SIZE, RINGO_PIN and RINGO_VERBOSE from the environment.
+ * Never blocks. */
+void ringo_config_init(ringo_config *cfg);
+
+/* Start the runtime (cfg NULL = ringo_config_init defaults) and run
+ * fn(arg) as the first coroutine, on worker 0. Returns when fn returns or
+ * ringo_stop() is called, after every coroutine has been cancelled and has
+ * exited (bounded by a 2 s grace period) and every worker has torn down its
+ * backend. Returns 0, or -errno / RINGO_ENOBACKEND if start-up failed
+ * (-EINVAL for a bad config, -EBUSY if a runtime is already running in this
+ * process). Blocks the calling thread. One runtime per process at a time. */
+int ringo_main(const ringo_config *cfg, void (*fn)(void *arg), void *arg);
+
+/* Ask the runtime to stop: every coroutine is cancelled (blocking calls
+ * return -ECANCELED, new ones too), and ringo_main returns once they have
+ * all exited. Safe from any thread and from signal context. Never blocks. */
+void ringo_stop(void);
+
+/* 1 once ringo_stop() has been called (or main's coroutine returned). */
+int ringo_stopping(void);
+
+/* Number of workers of the running runtime (0 if none). */
+int ringo_workers(void);
+
+/* Index of the calling worker, 0..ringo_workers()-1, or -1 outside one. */
+int ringo_worker_id(void);
+
+/* Name of the backend in use: "uring" or "epoll" (NULL if not running). */
+const char *ringo_backend_name(void);
+
+/* Spawn fn(arg) as a new coroutine on the calling worker. It first runs
+ * when the caller next parks or yields. If handle is NULL the coroutine is
+ * detached (its resources are freed when it returns); otherwise *handle
+ * receives a handle that must be passed to ringo_join() exactly once.
+ * Returns 0, -ENOMEM (no stack memory: see vm.max_map_count in
+ * docs/errors.md), RINGO_ENOTINCORO outside a worker, RINGO_ESTOPPED while
+ * stopping. Never blocks. */
+int ringo_go(void (*fn)(void *arg), void *arg, ringo_coro **handle);
+
+/* Like ringo_go but on worker `worker` (0..ringo_workers()-1). May be called
+ * from any coroutine; the new coroutine is handed over through the target's
+ * inbox and its worker is woken. Returns 0, -EINVAL (bad worker), -ENOMEM,
+ * RINGO_ENOTINCORO, RINGO_ESTOPPED. Never blocks. */
+int ringo_go_on(int worker, void (*fn)(void *arg), void *arg, ringo_coro **handle);
+
+/* Wait until the coroutine behind handle has returned, then free it.
+ * Works across workers. Returns 0; -ETIMEDOUT (the handle stays valid,
+ * join again later); -ECANCELED if the caller was cancelled (handle stays
+ * valid); -EINVAL for a NULL handle or joining oneself. */
+int ringo_join(ringo_coro *handle, int64_t deadline);
+
+/* Cancel a coroutine of the calling worker: its current blocking call
+ * returns -ECANCELED (after the kernel has let go of its buffers) and so
+ * does every later one. Returns 0, -EXDEV if it lives on another worker,
+ * -EINVAL for NULL. Never blocks. The handle must not have been joined. */
+int ringo_cancel(ringo_coro *handle);
+
+/* Returns 1 if the calling coroutine has been cancelled, else 0. */
+int ringo_cancelled(void);
+
+/* The calling coroutine (NULL outside one). */
+ringo_coro *ringo_self(void);
+
+/* Let the other runnable coroutines of this worker run, then continue.
+ * Returns 0, or -ECANCELED if the caller has been cancelled. */
+int ringo_yield(void);
+
+/* End the calling coroutine now (as if its function returned). Does not
+ * return. Objects on its stack are abandoned, not destroyed. */
+_Noreturn void ringo_exit(void);
+
+/* Park until the deadline (absolute, ringo_now() clock). Returns 0 when
+ * the deadline passed, -ECANCELED if cancelled first. RINGO_FOREVER
+ * sleeps until cancelled. */
+int ringo_sleep_until(int64_t deadline);
+
+/* Park for ns nanoseconds (relative). Same returns as ringo_sleep_until. */
+int ringo_sleep(int64_t ns);
+
+/* Monotonic time in nanoseconds (CLOCK_MONOTONIC; the clock of every
+ * deadline). Never fails, never blocks. */
+int64_t ringo_now(void);
+
+/* Convenience: ringo_now() + ns, saturating; ns < 0 gives RINGO_FOREVER. */
+int64_t ringo_deadline_in(int64_t ns);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,38 @@
+/* Binary min-heap of deadlines (the per-worker timer structure). Nodes are
+ * embedded in their owners; each node knows its index so removal of an
+ * arbitrary node (a wake before the deadline) is O(log n). */
+#ifndef RINGO_BASE_HEAP_H
+#define RINGO_BASE_HEAP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct heap_node {
+    int64_t key;  /* deadline, ns on ringo_now() */
+    size_t index; /* position in the heap array; HEAP_NONE when not queued */
+};
+
+#define HEAP_NONE ((size_t)-1)
+
+struct heap {
+    struct heap_node **items;
+    size_t len, cap;
+};
+
+void heap_init(struct heap *h);
+void heap_fini(struct heap *h);
+/* Returns 0 or -ENOMEM (growth is the only allocation). */
+int heap_push(struct heap *h, struct heap_node *n);
+void heap_remove(struct heap *h, struct heap_node *n);
+
+static inline struct heap_node *heap_min(const struct heap *h)
+{
+    return h->len ? h->items[0] : NULL;
+}
+
+static inline void heap_node_init(struct heap_node *n)
+{
+    n->index = HEAP_NONE;
+}
+
+#endif

@@ -1,0 +1,91 @@
+/* The backend interface: the only door to io_uring and epoll.
+ *
+ * An operation record (struct ringo_op) lives in the frame of the ringo
+ * call that started it, on the parked coroutine's stack. The backend owns
+ * it from ->io() until ->io() returns; ->io() never returns while the
+ * kernel still holds the op or the buffers it points to. */
+#ifndef RINGO_IO_BACKEND_H
+#define RINGO_IO_BACKEND_H
+
+#include <linux/time_types.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+
+struct ringo_worker;
+struct ringo_coro;
+struct ringo_config;
+
+enum ringo_opcode {
+    RINGO_OP_READ,    /* read(fd, buf, len) */
+    RINGO_OP_WRITE,   /* write(fd, buf, len) */
+    RINGO_OP_RECV,    /* recv(fd, buf, len, flags) */
+    RINGO_OP_SEND,    /* send(fd, buf, len, flags | MSG_NOSIGNAL) */
+    RINGO_OP_READV,   /* readv(fd, iov, iovcnt) */
+    RINGO_OP_WRITEV,  /* writev(fd, iov, iovcnt) */
+    RINGO_OP_ACCEPT,  /* accept4(fd, addr, addrlen, CLOEXEC [+NONBLOCK]) */
+    RINGO_OP_CONNECT, /* connect(fd, addr, addrlen) to completion */
+    RINGO_OP_CLOSE,   /* cancel this worker's ops on fd, then close it */
+    RINGO_OP_POLL,    /* wait for poll events `flags` (POLLIN/POLLOUT) */
+};
+
+struct ringo_op {
+    /* request, filled by the caller */
+    uint8_t opcode;
+    int fd;
+    void *buf;
+    size_t len;
+    int flags;
+    const struct iovec *iov;
+    int iovcnt;
+    struct sockaddr *addr;
+    socklen_t addrlen;     /* accept: in/out; connect: in */
+    int64_t deadline;
+
+    /* backend state */
+    struct ringo_coro *coro;
+    int32_t res;
+    uint8_t pending;       /* CQEs the kernel still owes (io_uring) */
+    uint8_t timed_out;     /* its linked timeout fired */
+    uint8_t cancel_sent;
+    struct __kernel_timespec ts;
+};
+
+struct ringo_backend {
+    const char *name;
+    /* 1: fds must be O_NONBLOCK (readiness backend); 0: blocking fds (the
+     * ring waits in the kernel). Sockets ringo creates follow this. */
+    int nonblocking_fds;
+    /* Set up w->be_state. Returns 0 or -errno (then the caller may try
+     * the other backend). Logs nothing: probe.c reports. */
+    int (*init)(struct ringo_worker *w, const struct ringo_config *cfg);
+    /* Tear down; the kernel has let go of every op when it returns. */
+    void (*fini)(struct ringo_worker *w);
+    /* Run op for the calling coroutine; returns the result (>= 0 or
+     * -errno). Checks deadline and cancellation itself. */
+    int (*io)(struct ringo_worker *w, struct ringo_op *op);
+    /* Submit what is queued, wait up to timeout_ns (0: do not wait, -1:
+     * until something happens) and make every completed coroutine
+     * runnable. */
+    void (*poll)(struct ringo_worker *w, int64_t timeout_ns);
+    /* From any thread (also a signal handler): make w's poll return. */
+    void (*wake)(struct ringo_worker *w);
+    /* Features in use, for the start-up log ("single_issuer defer_taskrun
+     * ..."). */
+    const char *(*features)(struct ringo_worker *w);
+};
+
+extern const struct ringo_backend ringo__uring_backend;
+extern const struct ringo_backend ringo__epoll_backend;
+
+/* Choose the backend for cfg (RINGO_BACKEND / probe) and initialise it on
+ * worker w; on "auto" an io_uring failure falls back to epoll. Logs the
+ * choice and why when verbose or on fallback. Returns 0 or -errno. */
+int ringo__backend_select(struct ringo_worker *w, const struct ringo_config *cfg,
+                          const struct ringo_backend **chosen);
+
+/* The I/O entry point for src/net: runs op on the calling coroutine's
+ * worker. Returns RINGO_ENOTINCORO outside a coroutine. */
+int ringo__io(struct ringo_op *op);
+
+#endif

@@ -1,0 +1,423 @@
+/* io_uring backend: one ring per worker. An operation becomes one SQE whose
+ * user_data points at the op record on the parked coroutine's stack (plus
+ * a linked timeout SQE for a deadline); the CQE writes the result there
+ * and makes the coroutine runnable. SQEs queue up during a scheduler
+ * round and go to the kernel in the one io_uring_enter of ring_poll. */
+#include <errno.h>
+#include <liburing.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "base/log.h"
+#include "io/backend.h"
+#include "sched/sched.h"
+
+/* user_data tags: ops are 8-byte aligned, so bit 0 marks the CQE of the
+ * op's linked timeout; 0 marks CQEs nobody waits for (cancel requests). */
+#define TAG_TIMEOUT ((uintptr_t)1)
+
+struct uring {
+    struct io_uring ring;
+    unsigned setup_flags;
+    int cancel_fd_ok;       /* IORING_ASYNC_CANCEL_FD|ALL (Linux 5.19) */
+    int wake_fd;            /* eventfd other threads write to wake us */
+    uint64_t wake_buf;
+    struct ringo_op wake_op;/* the pending read on wake_fd */
+    char features[200];
+};
+
+static void reap(struct ringo_worker *w, struct uring *u);
+
+static void count_enter(struct ringo_worker *w)
+{
+    STAT_INC(w, uring_enter);
+    STAT_INC(w, syscalls);
+}
+
+/* An SQE with room for `need` in a row (an op and its linked timeout must
+ * not be split by a flush). A full SQ is flushed with one enter; -EBUSY
+ * (completions backed up) is cured by reaping first. */
+static struct io_uring_sqe *get_sqe(struct ringo_worker *w, struct uring *u, unsigned need)
+{
+    while (io_uring_sq_space_left(&u->ring) < need) {
+        int r = io_uring_submit(&u->ring);
+        count_enter(w);
+        if (r == -EBUSY || r == -EAGAIN) {
+            io_uring_get_events(&u->ring);
+            count_enter(w);
+        }
+        reap(w, u);
+    }
+    return io_uring_get_sqe(&u->ring);
+}
+
+static void arm_wake(struct ringo_worker *w, struct uring *u)
+{
+    struct io_uring_sqe *sqe = get_sqe(w, u, 1);
+    io_uring_prep_read(sqe, u->wake_fd, &u->wake_buf, sizeof(u->wake_buf), 0);
+    io_uring_sqe_set_data(sqe, &u->wake_op);
+    STAT_INC(w, sqes);
+}
+
+static void complete(struct ringo_worker *w, struct uring *u, struct io_uring_cqe *cqe)
+{
+    uintptr_t ud = (uintptr_t)cqe->user_data;
+    if (ud == 0)
+        return;
+    if (ud == (uintptr_t)&u->wake_op) {
+        if (cqe->res != -ECANCELED)
+            arm_wake(w, u);
+        return;
+    }
+    struct ringo_op *op = (struct ringo_op *)(ud & ~TAG_TIMEOUT);
+    if (ud & TAG_TIMEOUT) {
+        if (cqe->res == -ETIME)
+            op->timed_out = 1;
+    } else {
+        op->res = cqe->res;
+    }
+    /* The coroutine (and the op record on its stack) may continue only
+     * once the kernel has posted every CQE it owes for this op. */
+    if (--op->pending == 0)
+        ringo__ready(op->coro, 0);
+}
+
+static void reap(struct ringo_worker *w, struct uring *u)
+{
+    for (;;) {
+        unsigned head, n = 0;
+        struct io_uring_cqe *cqe;
+        io_uring_for_each_cqe(&u->ring, head, cqe)
+        {
+            n++;
+            complete(w, u, cqe);
+        }
+        io_uring_cq_advance(&u->ring, n);
+        STAT_ADD(w, cqes, n);
+        /* With FEAT_NODROP the kernel parks completions that found the CQ
+         * full; they come back into the ring on the next enter. */
+        if (!io_uring_cq_has_overflow(&u->ring))
+            return;
+        io_uring_get_events(&u->ring);
+        count_enter(w);
+    }
+}
+
+static void prep(struct io_uring_sqe *sqe, struct ringo_op *op)
+{
+    unsigned len = op->len > 0x7fffffffu ? 0x7fffffffu : (unsigned)op->len;
+    switch ((enum ringo_opcode)op->opcode) {
+    case RINGO_OP_READ:
+        io_uring_prep_read(sqe, op->fd, op->buf, len, (__u64)-1);
+        break;
+    case RINGO_OP_WRITE:
+        io_uring_prep_write(sqe, op->fd, op->buf, len, (__u64)-1);
+        break;
+    case RINGO_OP_RECV:
+        io_uring_prep_recv(sqe, op->fd, op->buf, len, op->flags);
+        break;
+    case RINGO_OP_SEND:
+        io_uring_prep_send(sqe, op->fd, op->buf, len, op->flags | MSG_NOSIGNAL);
+        break;
+    case RINGO_OP_READV:
+        io_uring_prep_readv(sqe, op->fd, op->iov, (unsigned)op->iovcnt, (__u64)-1);
+        break;
+    case RINGO_OP_WRITEV:
+        io_uring_prep_writev(sqe, op->fd, op->iov, (unsigned)op->iovcnt, (__u64)-1);
+        break;
+    case RINGO_OP_ACCEPT:
+        io_uring_prep_accept(sqe, op->fd, op->addr, op->addr ? &op->addrlen : NULL,
+                             SOCK_CLOEXEC);
+        break;
+    case RINGO_OP_CONNECT:
+        io_uring_prep_connect(sqe, op->fd, op->addr, op->addrlen);
+        break;
+    case RINGO_OP_CLOSE:
+        io_uring_prep_close(sqe, op->fd);
+        break;
+    case RINGO_OP_POLL:
+        io_uring_prep_poll_add(sqe, op->fd, (unsigned)op->flags);
+        break;
+    }
+}
+
+/* A cancel or (on epoll only) a deadline reached a parked coroutine: ask
+ * the kernel to give the op back. The coroutine stays parked until the
+ * op's final CQE, so its buffers are never touched after it returns. */
+static void ring_interrupt(struct ringo_coro *c, int reason)
+{
+    struct ringo_worker *w = c->w;
+    struct uring *u = w->be_state;
+    struct ringo_op *op = c->interrupt_arg;
+    (void)reason;
+    if (op->cancel_sent)
+        return;
+    op->cancel_sent = 1;
+    struct io_uring_sqe *sqe = get_sqe(w, u, 1);
+    io_uring_prep_cancel(sqe, op, 0);
+    io_uring_sqe_set_data(sqe, NULL);
+    STAT_INC(w, sqes);
+}
+
+static int submit_and_park(struct ringo_worker *w, struct uring *u, struct ringo_op *op)
+{
+    struct ringo_coro *c = w->current;
+    int timed = op->deadline != RINGO_FOREVER && op->opcode != RINGO_OP_CLOSE;
+    int cancel_first = op->opcode == RINGO_OP_CLOSE && u->cancel_fd_ok;
+    struct io_uring_sqe *sqe = get_sqe(w, u, 1u + (unsigned)timed + (unsigned)cancel_first);
+    if (cancel_first) {
+        /* Closing does not cancel ring ops (the ring holds a file
+         * reference): cancel this ring's ops on fd first. HARDLINK: the
+         * close must run even when there was nothing to cancel. */
+        io_uring_prep_cancel_fd(sqe, op->fd, IORING_ASYNC_CANCEL_ALL);
+        io_uring_sqe_set_data(sqe, NULL);
+        sqe->flags |= IOSQE_IO_HARDLINK;
+        STAT_INC(w, sqes);
+        sqe = io_uring_get_sqe(&u->ring);
+    }
+    op->coro = c;
+    op->res = 0;
+    op->timed_out = 0;
+    op->cancel_sent = 0;
+    op->pending = 1;
+    prep(sqe, op);
+    io_uring_sqe_set_data(sqe, op);
+    STAT_INC(w, sqes);
+    STAT_INC(w, ops);
+    if (timed) {
+        int64_t d = op->deadline < 0 ? 0 : op->deadline;
+        op->ts.tv_sec = d / 1000000000;
+        op->ts.tv_nsec = d % 1000000000;
+        sqe->flags |= IOSQE_IO_LINK;
+        struct io_uring_sqe *t = io_uring_get_sqe(&u->ring);
+        io_uring_prep_link_timeout(t, &op->ts, IORING_TIMEOUT_ABS);
+        io_uring_sqe_set_data(t, (void *)((uintptr_t)op | TAG_TIMEOUT));
+        op->pending = 2;
+        STAT_INC(w, sqes);
+    }
+    if (op->opcode == RINGO_OP_CLOSE) {
+        /* a close cannot be taken back: wait it out */
+        c->uninterruptible = true;
+        ringo__park(RINGO_FOREVER, NULL, NULL);
+        c->uninterruptible = false;
+    } else {
+        ringo__park(RINGO_FOREVER, ring_interrupt, op);
+    }
+    return op->res;
+}
+
+static int ring_io(struct ringo_worker *w, struct ringo_op *op)
+{
+    struct uring *u = w->be_state;
+    struct ringo_coro *c = w->current;
+    for (;;) {
+        if (c->cancelled && op->opcode != RINGO_OP_CLOSE)
+            return -ECANCELED;
+        int res = submit_and_park(w, u, op);
+        if (res == -ECANCELED || res == -EINTR) {
+            if (op->timed_out) {
+                STAT_INC(w, timeouts);
+                return -ETIMEDOUT;
+            }
+            STAT_INC(w, cancels);
+            return -ECANCELED;
+        }
+        if (res == -EAGAIN && op->opcode != RINGO_OP_POLL && op->opcode != RINGO_OP_CLOSE) {
+            /* An O_NONBLOCK fd from outside ringo: io_uring honours the
+             * flag and will not wait, so wait for readiness and retry. */
+            int out = op->opcode == RINGO_OP_WRITE || op->opcode == RINGO_OP_SEND ||
+                      op->opcode == RINGO_OP_WRITEV || op->opcode == RINGO_OP_CONNECT;
+            struct ringo_op p;
+            memset(&p, 0, sizeof(p));
+            p.opcode = RINGO_OP_POLL;
+            p.fd = op->fd;
+            p.flags = out ? POLLOUT : POLLIN;
+            p.deadline = op->deadline;
+            int r = ring_io(w, &p);
+            if (r < 0)
+                return r;
+            continue;
+        }
+        return res;
+    }
+}
+
+static void ring_poll(struct ringo_worker *w, int64_t timeout_ns)
+{
+    struct uring *u = w->be_state;
+    int r;
+    if (timeout_ns == 0) {
+        r = io_uring_submit_and_get_events(&u->ring);
+    } else if (timeout_ns < 0) {
+        r = io_uring_submit_and_wait(&u->ring, 1);
+    } else {
+        struct __kernel_timespec ts = {.tv_sec = timeout_ns / 1000000000,
+                                       .tv_nsec = timeout_ns % 1000000000};
+        struct io_uring_cqe *cqe;
+        r = io_uring_submit_and_wait_timeout(&u->ring, &cqe, 1, &ts, NULL);
+    }
+    (void)r; /* -ETIME, -EINTR: nothing to do but reap */
+    count_enter(w);
+    reap(w, u);
+}
+
+static void ring_wake(struct ringo_worker *w)
+{
+    struct uring *u = w->be_state;
+    uint64_t one = 1;
+    ssize_t n = write(u->wake_fd, &one, sizeof(one));
+    (void)n; /* EAGAIN: the counter is full, the worker is awake anyway */
+}
+
+static const int required_ops[] = {
+    IORING_OP_READ,    IORING_OP_WRITE,   IORING_OP_RECV,         IORING_OP_SEND,
+    IORING_OP_READV,   IORING_OP_WRITEV,  IORING_OP_ACCEPT,       IORING_OP_CONNECT,
+    IORING_OP_CLOSE,   IORING_OP_POLL_ADD, IORING_OP_ASYNC_CANCEL, IORING_OP_LINK_TIMEOUT,
+};
+
+static const char *op_name(int op)
+{
+    static const char *names[] = {
+        [IORING_OP_READ] = "read",     [IORING_OP_WRITE] = "write",
+        [IORING_OP_RECV] = "recv",     [IORING_OP_SEND] = "send",
+        [IORING_OP_READV] = "readv",   [IORING_OP_WRITEV] = "writev",
+        [IORING_OP_ACCEPT] = "accept", [IORING_OP_CONNECT] = "connect",
+        [IORING_OP_CLOSE] = "close",   [IORING_OP_POLL_ADD] = "poll_add",
+        [IORING_OP_ASYNC_CANCEL] = "async_cancel", [IORING_OP_LINK_TIMEOUT] = "link_timeout",
+    };
+    return names[op];
+}
+
+/* Does this kernel take IORING_ASYNC_CANCEL_FD|ALL? -ENOENT (nothing to
+ * cancel) says yes, -EINVAL says no. Costs one enter at start-up. */
+static int probe_cancel_fd(struct ringo_worker *w, struct uring *u)
+{
+    struct io_uring_sqe *sqe = io_uring_get_sqe(&u->ring);
+    io_uring_prep_cancel_fd(sqe, u->wake_fd, IORING_ASYNC_CANCEL_ALL);
+    io_uring_sqe_set_data(sqe, (void *)(uintptr_t)2);
+    io_uring_submit_and_wait(&u->ring, 1);
+    count_enter(w);
+    struct io_uring_cqe *cqe;
+    int ok = 0;
+    if (io_uring_peek_cqe(&u->ring, &cqe) == 0) {
+        ok = cqe->res != -EINVAL;
+        io_uring_cqe_seen(&u->ring, cqe);
+    }
+    return ok;
+}
+
+static int ring_init(struct ringo_worker *w, const ringo_config *cfg)
+{
+    struct uring *u = calloc(1, sizeof(*u));
+    if (!u)
+        return -ENOMEM;
+    unsigned entries = cfg->ring_entries ? cfg->ring_entries : 1024;
+    /* Every parked op may complete at once, two CQEs each with a deadline:
+     * a large CQ keeps the overflow path rare (it is still handled). */
+    unsigned cq = entries * 16;
+    static const unsigned attempts[] = {
+        IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_SUBMIT_ALL,
+        IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_COOP_TASKRUN | IORING_SETUP_SUBMIT_ALL,
+        IORING_SETUP_COOP_TASKRUN | IORING_SETUP_SUBMIT_ALL,
+        IORING_SETUP_SUBMIT_ALL,
+        0,
+    };
+    int r = -EINVAL;
+    for (size_t i = 0; i < sizeof(attempts) / sizeof(attempts[0]); i++) {
+        struct io_uring_params p;
+        memset(&p, 0, sizeof(p));
+        p.flags = attempts[i] | IORING_SETUP_CQSIZE;
+        p.cq_entries = cq;
+        r = io_uring_queue_init_params(entries, &u->ring, &p);
+        if (r == 0) {
+            u->setup_flags = p.flags;
+            if (!(p.features & IORING_FEAT_NODROP) || !(p.features & IORING_FEAT_EXT_ARG)) {
+                /* pre-5.11: we rely on both */
+                io_uring_queue_exit(&u->ring);
+                free(u);
+                return -ENOTSUP;
+            }
+            break;
+        }
+        if (r != -EINVAL)
+            break;
+    }
+    if (r < 0) {
+        free(u);
+        return r;
+    }
+
+    struct io_uring_probe *probe = io_uring_get_probe_ring(&u->ring);
+    if (!probe) {
+        io_uring_queue_exit(&u->ring);
+        free(u);
+        return -ENOTSUP;
+    }
+    for (size_t i = 0; i < sizeof(required_ops) / sizeof(required_ops[0]); i++) {
+        if (!io_uring_opcode_supported(probe, required_ops[i])) {
+            ringo__log("io_uring lacks opcode %s", op_name(required_ops[i]));
+            io_uring_free_probe(probe);
+            io_uring_queue_exit(&u->ring);
+            free(u);
+            return -ENOTSUP;
+        }
+    }
+    io_uring_free_probe(probe);
+
+    /* saves an fdget/fdput per enter (Linux 5.18); optional */
+    int reg = io_uring_register_ring_fd(&u->ring) == 1;
+
+    /* blocking: io_uring would answer a read on an O_NONBLOCK eventfd with
+     * -EAGAIN at once instead of waiting */
+    u->wake_fd = eventfd(0, EFD_CLOEXEC);
+    if (u->wake_fd < 0) {
+        int e = -errno;
+        io_uring_queue_exit(&u->ring);
+        free(u);
+        return e;
+    }
+    w->be_state = u;
+    u->cancel_fd_ok = probe_cancel_fd(w, u);
+    arm_wake(w, u);
+    snprintf(u->features, sizeof(u->features), "%s%s%s%ssq=%u cq=%u%s%s",
+             u->setup_flags & IORING_SETUP_SINGLE_ISSUER ? "single_issuer " : "",
+             u->setup_flags & IORING_SETUP_DEFER_TASKRUN ? "defer_taskrun " : "",
+             u->setup_flags & IORING_SETUP_COOP_TASKRUN ? "coop_taskrun " : "",
+             u->setup_flags & IORING_SETUP_SUBMIT_ALL ? "submit_all " : "", entries, cq,
+             reg ? " registered_ring_fd" : "", u->cancel_fd_ok ? " cancel_fd" : "");
+    return 0;
+}
+
+static void ring_fini(struct ringo_worker *w)
+{
+    struct uring *u = w->be_state;
+    if (!u)
+        return;
+    /* Waits for the kernel to finish or cancel every request, so the
+     * stacks of abandoned coroutines may be freed afterwards. */
+    io_uring_queue_exit(&u->ring);
+    close(u->wake_fd);
+    free(u);
+    w->be_state = NULL;
+}
+
+static const char *ring_features(struct ringo_worker *w)
+{
+    struct uring *u = w->be_state;
+    return u ? u->features : "";
+}
+
+const struct ringo_backend ringo__uring_backend = {
+    .name = "uring",
+    .nonblocking_fds = 0,
+    .init = ring_init,
+    .fini = ring_fini,
+    .io = ring_io,
+    .poll = ring_poll,
+    .wake = ring_wake,
+    .features = ring_features,
+};

@@ -1,0 +1,631 @@
+/* Workers: threads, the scheduler round, inboxes, start-up and stop. */
+#include <errno.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "base/log.h"
+#include "io/backend.h"
+#include "sched/coro.h"
+#include "sched/sched.h"
+
+struct ringo_runtime *ringo__rt;
+
+/* One runtime per process: its counters outlive it so that a tool can
+ * print them after ringo_main returns. */
+static _Atomic int runtime_active;
+static ringo_counters last_counters;
+
+/* ---------------- configuration ---------------- */
+
+static long env_long(const char *name, long dflt)
+{
+    const char *v = getenv(name);
+    if (!v || !*v)
+        return dflt;
+    char *end;
+    long n = strtol(v, &end, 0);
+    if (*end == 'k' || *end == 'K')
+        n *= 1024, end++;
+    else if (*end == 'm' || *end == 'M')
+        n *= 1024 * 1024, end++;
+    if (*end) {
+        ringo__log("ignoring %s=%s: not a number", name, v);
+        return dflt;
+    }
+    return n;
+}
+
+void ringo_config_init(ringo_config *cfg)
+{
+    memset(cfg, 0, sizeof(*cfg));
+    cfg->workers = (int)env_long("RINGO_WORKERS", 0);
+    cfg->backend = getenv("RINGO_BACKEND");
+    if (!cfg->backend || !*cfg->backend)
+        cfg->backend = "auto";
+    cfg->stack_size = (size_t)env_long("RINGO_STACK_SIZE", 64 * 1024);
+    cfg->ring_entries = 1024;
+    cfg->pin_workers = (int)env_long("RINGO_PIN", 0);
+    cfg->handle_signals = 1;
+    cfg->ignore_sigpipe = 1;
+    cfg->verbose = (int)env_long("RINGO_VERBOSE", 0);
+}
+
+static int cpus_in_mask(cpu_set_t *set)
+{
+    if (sched_getaffinity(0, sizeof(*set), set) != 0)
+        return (int)sysconf(_SC_NPROCESSORS_ONLN);
+    return CPU_COUNT(set);
+}
+
+/* ---------------- inboxes ---------------- */
+
+static void signal_worker(struct ringo_worker *w)
+{
+    struct ringo_worker *self = ringo__self;
+    if (self)
+        STAT_INC(self, remote_wakes);
+    if (!atomic_exchange(&w->wake_pending, 1)) {
+        if (self) {
+            STAT_INC(self, wake_syscalls);
+            STAT_INC(self, syscalls);
+        }
+        w->be->wake(w);
+    }
+}
+
+void ringo__inbox_spawn(struct ringo_worker *w, struct ringo_coro *c)
+{
+    pthread_mutex_lock(&w->inbox_lock);
+    list_push_back(&w->spawn_inbox, &c->run);
+    atomic_store(&w->inbox_nonempty, 1);
+    pthread_mutex_unlock(&w->inbox_lock);
+    if (atomic_load(&w->started))
+        signal_worker(w);
+}
+
+void ringo__inbox_wake(struct ringo_worker *w, struct ringo_coro *c)
+{
+    pthread_mutex_lock(&w->inbox_lock);
+    list_push_back(&w->wake_inbox, &c->wake);
+    atomic_store(&w->inbox_nonempty, 1);
+    pthread_mutex_unlock(&w->inbox_lock);
+    signal_worker(w);
+}
+
+static void drain_inbox(struct ringo_worker *w)
+{
+    struct list_node spawns, wakes;
+    list_init(&spawns);
+    list_init(&wakes);
+    /* Clear first: a push after this point signals again. */
+    atomic_store(&w->wake_pending, 0);
+    pthread_mutex_lock(&w->inbox_lock);
+    atomic_store(&w->inbox_nonempty, 0);
+    list_splice_back(&spawns, &w->spawn_inbox);
+    list_splice_back(&wakes, &w->wake_inbox);
+    pthread_mutex_unlock(&w->inbox_lock);
+    struct list_node *n;
+    while ((n = list_pop_front(&spawns)))
+        ringo__coro_start(w, LIST_ENTRY(n, struct ringo_coro, run));
+    while ((n = list_pop_front(&wakes)))
+        ringo__join_wake(LIST_ENTRY(n, struct ringo_coro, wake));
+}
+
+/* ---------------- the scheduler loop ---------------- */
+
+static void cancel_everything(struct ringo_worker *w)
+{
+    struct list_node *n, *next;
+    for (n = w->all.next; n != &w->all; n = next) {
+        next = n->next;
+        ringo__cancel_local(LIST_ENTRY(n, struct ringo_coro, all));
+    }
+}
+
+/* Grace period for coroutines to unwind after ringo_stop(). */
+#define STOP_GRACE_NS (2 * 1000000000LL)
+
+static void worker_loop(struct ringo_worker *w)
+{
+    struct ringo_runtime *rt = w->rt;
+    struct list_node batch;
+    list_init(&batch);
+    for (;;) {
+        if (atomic_load_explicit(&w->inbox_nonempty, memory_order_acquire))
+            drain_inbox(w);
+
+        /* Run what is runnable now; what becomes runnable meanwhile waits
+         * for the next round, so I/O is polled between rounds. */
+        list_splice_back(&batch, &w->runq);
+        struct list_node *n;
+        while ((n = list_pop_front(&batch))) {
+            struct ringo_coro *c = LIST_ENTRY(n, struct ringo_coro, run);
+            ringo__run(w, c);
+            if (c->state == CORO_DONE)
+                ringo__coro_finish(w, c);
+        }
+        STAT_INC(w, rounds);
+
+        int64_t next = ringo__next_timer(w);
+        int64_t now = 0;
+        if (next != RINGO_FOREVER) {
+            now = ringo_now();
+            if (next <= now) {
+                ringo__fire_timers(w, now);
+                next = ringo__next_timer(w);
+            }
+        }
+
+        if (atomic_load_explicit(&rt->stopping, memory_order_acquire)) {
+            if (!now)
+                now = ringo_now();
+            if (!w->cancel_all_done) {
+                w->cancel_all_done = true;
+                w->stop_deadline = now + STOP_GRACE_NS;
+                cancel_everything(w);
+                continue;
+            }
+            if (w->alive == 0 && !atomic_load(&w->inbox_nonempty))
+                break;
+            if (now > w->stop_deadline) {
+                ringo__log("worker %d: %zu coroutine(s) did not exit within the grace "
+                           "period after stop; abandoning them",
+                           w->id, w->alive);
+                break;
+            }
+            if (next == RINGO_FOREVER || next > now + 50000000)
+                next = now + 50000000;
+        }
+
+        int64_t timeout;
+        if (!list_empty(&w->runq) || atomic_load(&w->inbox_nonempty))
+            timeout = 0;
+        else if (next == RINGO_FOREVER)
+            timeout = -1;
+        else {
+            if (!now)
+                now = ringo_now();
+            timeout = next > now ? next - now : 0;
+        }
+        w->be->poll(w, timeout);
+    }
+}
+
+/* ---------------- stack overflow reporting ---------------- */
+
+static struct sigaction prev_segv;
+
+static size_t fmt_u64(char *p, uint64_t v)
+{
+    char tmp[24];
+    size_t n = 0;
+    do
+        tmp[n++] = (char)('0' + v % 10);
+    while ((v /= 10));
+    for (size_t i = 0; i < n; i++)
+        p[i] = tmp[n - 1 - i];
+    return n;
+}
+
+static void segv_handler(int sig, siginfo_t *si, void *uc)
+{
+    struct ringo_worker *w = ringo__self;
+    struct ringo_coro *c = w ? w->current : NULL;
+    if (c && stack_in_guard(&c->stack, si->si_addr)) {
+        /* async-signal-safe formatting only */
+        char msg[200];
+        size_t n = 0;
+        const char *a = "ringo: coroutine ";
+        memcpy(msg + n, a, strlen(a)), n += strlen(a);
+        n += fmt_u64(msg + n, c->id);
+        a = " overflowed its stack (";
+        memcpy(msg + n, a, strlen(a)), n += strlen(a);
+        n += fmt_u64(msg + n, c->stack.size / 1024);
+        a = " KiB) and hit the guard page; raise ringo_config.stack_size or "
+            "RINGO_STACK_SIZE\n";
+        memcpy(msg + n, a, strlen(a)), n += strlen(a);
+        ssize_t wr = write(2, msg, n);
+        (void)wr;
+        signal(SIGABRT, SIG_DFL);
+        abort();
+    }
+    if (prev_segv.sa_flags & SA_SIGINFO && prev_segv.sa_sigaction) {
+        prev_segv.sa_sigaction(sig, si, uc);
+        return;
+    }
+    if (prev_segv.sa_handler != SIG_DFL && prev_segv.sa_handler != SIG_IGN &&
+        prev_segv.sa_handler) {
+        prev_segv.sa_handler(sig);
+        return;
+    }
+    /* not ours: let the fault happen again with the default action */
+    signal(SIGSEGV, SIG_DFL);
+}
+
+static void install_segv_handler(void)
+{
+    static _Atomic int installed;
+    if (atomic_exchange(&installed, 1))
+        return;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_sigaction = segv_handler;
+    sa.sa_flags = SA_SIGINFO | SA_ONSTACK;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGSEGV, &sa, &prev_segv);
+}
+
+/* ---------------- worker threads ---------------- */
+
+static void report_init(struct ringo_runtime *rt, int err)
+{
+    pthread_mutex_lock(&rt->init_lock);
+    rt->init_count++;
+    if (err && !rt->init_err)
+        rt->init_err = err;
+    pthread_cond_broadcast(&rt->init_cond);
+    pthread_mutex_unlock(&rt->init_lock);
+}
+
+static void *worker_main(void *arg)
+{
+    struct ringo_worker *w = arg;
+    struct ringo_runtime *rt = w->rt;
+    ringo__self = w;
+
+    /* the overflow handler needs a stack that is not the overflowed one */
+    stack_t ss;
+    size_t alt = 64 * 1024;
+    ss.ss_sp = malloc(alt);
+    ss.ss_size = alt;
+    ss.ss_flags = 0;
+    if (ss.ss_sp)
+        sigaltstack(&ss, NULL);
+
+#if defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define WORKER_TSAN 1
+#endif
+#endif
+#if defined(__SANITIZE_THREAD__) || defined(WORKER_TSAN)
+    {
+        extern void *__tsan_get_current_fiber(void);
+        w->tsan_sched_fiber = __tsan_get_current_fiber();
+    }
+#endif
+
+    int rc;
+    if (w->id == 0)
+        rc = ringo__backend_select(w, &rt->cfg, &rt->be);
+    else
+        rc = rt->be->init(w, &rt->cfg);
+    if (rc == 0)
+        w->be = rt->be;
+    if (rc == 0)
+        atomic_store(&w->started, 1);
+    report_init(rt, rc);
+    if (rc == 0) {
+        /* wait for the others so that no coroutine runs on a half-started
+         * runtime */
+        pthread_mutex_lock(&rt->init_lock);
+        while (rt->init_count < rt->nworkers && !rt->init_err)
+            pthread_cond_wait(&rt->init_cond, &rt->init_lock);
+        int bad = rt->init_err;
+        pthread_mutex_unlock(&rt->init_lock);
+        if (bad)
+            atomic_store(&rt->stopping, 1);
+        worker_loop(w);
+        /* Stuck coroutines (grace period over) keep their stacks until
+         * the backend is gone: the kernel may still hold their buffers. */
+        atomic_store(&w->started, 0);
+        w->be->fini(w);
+    }
+    struct list_node *n;
+    while ((n = list_pop_front(&w->all))) {
+        struct ringo_coro *c = LIST_ENTRY(n, struct ringo_coro, all);
+        ringo__coro_free(w, c);
+    }
+    stack_pool_fini(&w->stacks);
+    heap_fini(&w->timers);
+    ringo__self = NULL;
+    if (ss.ss_sp) {
+        ss.ss_flags = SS_DISABLE;
+        sigaltstack(&ss, NULL);
+        free(ss.ss_sp);
+    }
+    return NULL;
+}
+
+/* ---------------- signals ---------------- */
+
+struct sigthread {
+    pthread_t thread;
+    sigset_t set;
+    _Atomic int done;
+    void (*on_signal)(int);
+};
+
+static void *signal_main(void *arg)
+{
+    struct sigthread *st = arg;
+    while (!atomic_load(&st->done)) {
+        struct timespec ts = {0, 100 * 1000 * 1000};
+        int sig = sigtimedwait(&st->set, NULL, &ts);
+        if (sig < 0)
+            continue;
+        if (sig == SIGINT || sig == SIGTERM)
+            ringo_stop();
+        if (st->on_signal)
+            st->on_signal(sig);
+    }
+    return NULL;
+}
+
+/* ---------------- public API ---------------- */
+
+void ringo_stop(void)
+{
+    struct ringo_runtime *rt = ringo__rt;
+    if (!rt)
+        return;
+    if (atomic_exchange(&rt->stopping, 1))
+        return;
+    for (int i = 0; i < rt->nworkers; i++) {
+        struct ringo_worker *w = &rt->workers[i];
+        if (atomic_load(&w->started) && !atomic_exchange(&w->wake_pending, 1))
+            w->be->wake(w);
+    }
+}
+
+int ringo_stopping(void)
+{
+    struct ringo_runtime *rt = ringo__rt;
+    return rt ? atomic_load(&rt->stopping) : 0;
+}
+
+int ringo_workers(void)
+{
+    struct ringo_runtime *rt = ringo__rt;
+    return rt ? rt->nworkers : 0;
+}
+
+int ringo_worker_id(void)
+{
+    return ringo__self ? ringo__self->id : -1;
+}
+
+const char *ringo_backend_name(void)
+{
+    struct ringo_runtime *rt = ringo__rt;
+    return rt && rt->be ? rt->be->name : NULL;
+}
+
+static void sum_counters(struct ringo_runtime *rt, ringo_counters *out)
+{
+    memset(out, 0, sizeof(*out));
+    for (int i = 0; i < rt->nworkers; i++) {
+        struct ringo_worker *w = &rt->workers[i];
+#define RINGO_SUM(name, desc)                                                  \
+    out->name += atomic_load_explicit(&w->stats.name, memory_order_relaxed);
+        RINGO_STATS_MAP(RINGO_SUM)
+#undef RINGO_SUM
+    }
+    out->coros_alive = out->spawned - out->exited;
+    out->workers = rt->nworkers;
+}
+
+int ringo_stats(ringo_counters *out)
+{
+    struct ringo_runtime *rt = ringo__rt;
+    if (!rt) {
+        *out = last_counters;
+        return out->workers ? 0 : -ESRCH;
+    }
+    sum_counters(rt, out);
+    return 0;
+}
+
+int ringo_stats_print(const ringo_counters *st, int fd)
+{
+    char buf[4096];
+    size_t n = 0;
+#define RINGO_PRINT(name, desc)                                                \
+    n += (size_t)snprintf(buf + n, sizeof(buf) - n, "%s %llu\n", #name,        \
+                          (unsigned long long)st->name);
+    RINGO_STATS_MAP(RINGO_PRINT)
+#undef RINGO_PRINT
+    n += (size_t)snprintf(buf + n, sizeof(buf) - n, "coros_alive %llu\nworkers %d\n",
+                          (unsigned long long)st->coros_alive, st->workers);
+    size_t off = 0;
+    while (off < n) {
+        ssize_t w = write(fd, buf + off, n - off);
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            return -errno;
+        }
+        off += (size_t)w;
+    }
+    return 0;
+}
+
+static int validate(const ringo_config *cfg)
+{
+    if (cfg->workers < 0 || cfg->workers > 1024)
+        return -EINVAL;
+    if (cfg->backend && strcmp(cfg->backend, "auto") && strcmp(cfg->backend, "uring") &&
+        strcmp(cfg->backend, "epoll"))
+        return -EINVAL;
+    if (cfg->stack_size > (size_t)1 << 30)
+        return -EINVAL;
+    return 0;
+}
+
+int ringo_main(const ringo_config *cfg_in, void (*fn)(void *), void *arg)
+{
+    ringo_config cfg;
+    if (cfg_in)
+        cfg = *cfg_in;
+    else
+        ringo_config_init(&cfg);
+    if (!fn)
+        return -EINVAL;
+    int rc = validate(&cfg);
+    if (rc < 0)
+        return rc;
+    if (atomic_exchange(&runtime_active, 1))
+        return -EBUSY;
+
+    cpu_set_t mask;
+    int ncpu = cpus_in_mask(&mask);
+    if (cfg.workers == 0)
+        cfg.workers = ncpu > 0 ? ncpu : 1;
+    if (!cfg.backend)
+        cfg.backend = "auto";
+    if (cfg.ring_entries == 0)
+        cfg.ring_entries = 1024;
+
+    struct ringo_runtime *rt = calloc(1, sizeof(*rt));
+    struct ringo_worker *ws = aligned_alloc(64, sizeof(*ws) * (size_t)cfg.workers);
+    if (!rt || !ws) {
+        free(rt);
+        free(ws);
+        atomic_store(&runtime_active, 0);
+        return -ENOMEM;
+    }
+    memset(ws, 0, sizeof(*ws) * (size_t)cfg.workers);
+    rt->cfg = cfg;
+    rt->nworkers = cfg.workers;
+    rt->workers = ws;
+    pthread_mutex_init(&rt->init_lock, NULL);
+    pthread_cond_init(&rt->init_cond, NULL);
+    for (int i = 0; i < cfg.workers; i++) {
+        struct ringo_worker *w = &ws[i];
+        w->id = i;
+        w->rt = rt;
+        list_init(&w->runq);
+        list_init(&w->all);
+        heap_init(&w->timers);
+        stack_pool_init(&w->stacks, cfg.stack_size);
+        pthread_mutex_init(&w->inbox_lock, NULL);
+        list_init(&w->spawn_inbox);
+        list_init(&w->wake_inbox);
+    }
+
+    if (cfg.ignore_sigpipe)
+        signal(SIGPIPE, SIG_IGN);
+    install_segv_handler();
+
+    /* Workers inherit this mask: the signals go to the signal thread only. */
+    sigset_t old_mask;
+    struct sigthread st;
+    memset(&st, 0, sizeof(st));
+    sigemptyset(&st.set);
+    if (cfg.handle_signals) {
+        sigaddset(&st.set, SIGINT);
+        sigaddset(&st.set, SIGTERM);
+        sigaddset(&st.set, SIGUSR1);
+    }
+    pthread_sigmask(SIG_BLOCK, &st.set, &old_mask);
+    st.on_signal = cfg.on_signal;
+
+    /* The first coroutine waits in worker 0's inbox before any thread. */
+    int err = 0;
+    struct ringo_coro *main_c = ringo__coro_new(&ws[0], &ws[0], fn, arg, &err);
+    if (!main_c) {
+        rc = err;
+        goto out_free;
+    }
+    main_c->detached = true;
+    main_c->is_main = true;
+    list_push_back(&ws[0].spawn_inbox, &main_c->run);
+    atomic_store(&ws[0].inbox_nonempty, 1);
+
+    ringo__rt = rt;
+    int started = 0;
+    for (int i = 0; i < cfg.workers; i++) {
+        pthread_attr_t attr;
+        pthread_attr_init(&attr);
+        if (cfg.pin_workers) {
+            /* the i-th CPU of our mask */
+            cpu_set_t one;
+            CPU_ZERO(&one);
+            for (int cpu = 0, k = 0; cpu < CPU_SETSIZE; cpu++) {
+                if (!CPU_ISSET(cpu, &mask))
+                    continue;
+                if (k++ == i % ncpu) {
+                    CPU_SET(cpu, &one);
+                    break;
+                }
+            }
+            pthread_attr_setaffinity_np(&attr, sizeof(one), &one);
+        }
+        int e = pthread_create(&ws[i].thread, &attr, worker_main, &ws[i]);
+        pthread_attr_destroy(&attr);
+        if (e != 0) {
+            rc = -e;
+            report_init(rt, rc);
+            break;
+        }
+        started++;
+        if (i == 0) {
+            /* worker 0 chooses the backend; the rest use the same */
+            pthread_mutex_lock(&rt->init_lock);
+            while (rt->init_count < 1)
+                pthread_cond_wait(&rt->init_cond, &rt->init_lock);
+            int bad = rt->init_err;
+            pthread_mutex_unlock(&rt->init_lock);
+            if (bad) {
+                rc = bad;
+                break;
+            }
+        }
+    }
+    if (started < cfg.workers) {
+        /* release the workers that did start */
+        pthread_mutex_lock(&rt->init_lock);
+        if (!rt->init_err)
+            rt->init_err = rc ? rc : -EAGAIN;
+        rt->init_count = cfg.workers;
+        pthread_cond_broadcast(&rt->init_cond);
+        pthread_mutex_unlock(&rt->init_lock);
+    }
+
+    if (cfg.handle_signals && started)
+        pthread_create(&st.thread, NULL, signal_main, &st);
+
+    for (int i = 0; i < started; i++)
+        pthread_join(ws[i].thread, NULL);
+    if (!rc)
+        rc = rt->init_err;
+
+    if (cfg.handle_signals && started) {
+        atomic_store(&st.done, 1);
+        pthread_join(st.thread, NULL);
+    }
+    sum_counters(rt, &last_counters);
+    ringo__rt = NULL;
+    /* coroutines handed over but never started (failed start-up, or a
+     * spawn racing the stop) */
+    for (int i = 0; i < cfg.workers; i++) {
+        struct list_node *n;
+        while ((n = list_pop_front(&ws[i].spawn_inbox)))
+            ringo__coro_free(&ws[i], LIST_ENTRY(n, struct ringo_coro, run));
+    }
+out_free:
+    pthread_sigmask(SIG_SETMASK, &old_mask, NULL);
+    for (int i = 0; i < cfg.workers; i++) {
+        stack_pool_fini(&ws[i].stacks);
+        pthread_mutex_destroy(&ws[i].inbox_lock);
+    }
+    pthread_mutex_destroy(&rt->init_lock);
+    pthread_cond_destroy(&rt->init_cond);
+    free(ws);
+    free(rt);
+    atomic_store(&runtime_active, 0);
+    return rc;
+}
