@@ -36,7 +36,9 @@ void stack_pool_init(struct stack_pool *p, size_t stack_size)
     if (stack_size < 16 * 1024)
         stack_size = 16 * 1024;
     p->stack_size = (stack_size + pg - 1) & ~(pg - 1);
-    p->guard = pg;
+    /* 64 KiB of guard: a frame larger than one page can jump a single
+     * guard page into the neighbouring stack; address space is cheap */
+    p->guard = 64 * 1024 > pg ? 64 * 1024 : pg;
     p->free = NULL;
     p->nfree = 0;
     /* Warm stacks make spawn cheap; beyond this many, give memory back. */

@@ -64,7 +64,7 @@ void progress_log(const char *fmt, ...)
     va_end(ap);
 }
 
-void progress_finish(void)
+void progress_clear(void)
 {
     flockfile(stderr);
     if (line_shown) {

@@ -35,7 +35,8 @@ void progress_update(const progress_sample *s);
  * Safe from any thread. */
 void progress_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
-/* Erase the status line for good (end of the run). */
-void progress_finish(void);
+/* Erase the status line, e.g. before writing to stdout when stdout is the
+ * same terminal; the next progress_update() draws it again. */
+void progress_clear(void);
 
 #endif
