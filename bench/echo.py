@@ -121,9 +121,13 @@ def stop_process(proc, grace=3.0):
 
 
 def cpu_ticks(pid):
-    """utime+stime of the whole process (all threads), in clock ticks."""
-    with open(f"/proc/{pid}/stat") as f:
-        data = f.read()
+    """utime+stime of the whole process (all threads), in clock ticks;
+    None if the process is gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            data = f.read()
+    except OSError:
+        return None
     # comm (field 2) may contain spaces and parentheses: split after it.
     rest = data[data.rindex(")") + 2:].split()
     return int(rest[11]) + int(rest[12])  # fields 14 and 15
@@ -152,7 +156,10 @@ def mtime_ns(path):
 def ringo_snapshot(pid, path, timeout=1.0):
     """Ask ringo-echo to rewrite its counters, wait for the rewrite, read."""
     before = mtime_ns(path)
-    os.kill(pid, signal.SIGUSR1)
+    try:
+        os.kill(pid, signal.SIGUSR1)
+    except ProcessLookupError:
+        return None, "server gone before SIGUSR1"
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         now = mtime_ns(path)
@@ -302,18 +309,23 @@ class PerfSession:
             return
         if self.perf.control:
             self._command("disable")
+        else:
+            self._interrupt()
+
+    def _interrupt(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
 
     def finish(self):
         """Stop perf and return the syscall count (None if unavailable)."""
         count = None
         if self.proc is not None:
-            if self.proc.poll() is None:
-                self.proc.send_signal(signal.SIGINT)
-                try:
-                    self.proc.wait(5)
-                except subprocess.TimeoutExpired:
-                    self.proc.kill()
-                    self.proc.wait()
+            self._interrupt()
             try:
                 count = parse_perf_count(open(self.out).read())
             except OSError:
@@ -357,7 +369,7 @@ def run_one(args, server, conns, rep, perf):
         bench_cmd = ["taskset", "-c", LOAD_CPU, os.path.join(args.build, "ringo-bench"), "echo",
                      "--addr", f"127.0.0.1:{port}", "-c", str(conns), "--size", str(args.size),
                      "--pipeline", str(args.pipeline), "--warmup", str(args.warmup),
-                     "-d", str(args.duration), "--workers", "1", "--json"]
+                     "-d", str(args.duration), "--workers", "1", "--json", "--quiet"]
         rec["bench_cmd"] = bench_cmd
         bench = subprocess.Popen(bench_cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                  text=True, bufsize=1, start_new_session=True)
@@ -371,9 +383,11 @@ def run_one(args, server, conns, rep, perf):
 
         json_line = None
         cpu0 = cpu1 = snap0 = snap1 = None
+        seen_start = seen_end = False
         for line in bench.stdout:
             line = line.strip()
             if line == "MEASURE START":
+                seen_start = True
                 if session:
                     session.start()
                 cpu0 = cpu_ticks(srv.pid)
@@ -382,6 +396,7 @@ def run_one(args, server, conns, rep, perf):
                     if err:
                         rec["problems"].append(err)
             elif line == "MEASURE END":
+                seen_end = True
                 if session:
                     session.stop()
                 cpu1 = cpu_ticks(srv.pid)
@@ -399,8 +414,10 @@ def run_one(args, server, conns, rep, perf):
         if bench.returncode != 0:
             rec["problems"].append(f"ringo-bench exited with status {bench.returncode}"
                                    + (" (killed by watchdog)" if bench.returncode == -9 else ""))
-        if cpu0 is None or cpu1 is None:
+        if not seen_start or not seen_end:
             rec["problems"].append("ringo-bench printed no MEASURE START/END")
+        elif cpu0 is None or cpu1 is None:
+            rec["problems"].append("server gone at the window edge: no CPU time")
         if json_line is None:
             rec["problems"].append("ringo-bench printed no JSON result")
         else:

@@ -92,6 +92,7 @@ struct ringo_worker {
     struct heap timers;          /* parked coroutines with a deadline */
     struct stack_pool stacks;
     uint64_t next_id;
+    unsigned busy_rounds;        /* rounds since the last poll */
     bool cancel_all_done;        /* stop handled: everything cancelled */
     int64_t stop_deadline;       /* grace period end once stopping */
     _Atomic int started;         /* [shared] backend ready: wake() is safe */

@@ -101,8 +101,6 @@ static void drain_inbox(struct ringo_worker *w)
     struct list_node spawns, wakes;
     list_init(&spawns);
     list_init(&wakes);
-    /* Clear first: a push after this point signals again. */
-    atomic_store(&w->wake_pending, 0);
     pthread_mutex_lock(&w->inbox_lock);
     atomic_store(&w->inbox_nonempty, 0);
     list_splice_back(&spawns, &w->spawn_inbox);
@@ -125,6 +123,9 @@ static void cancel_everything(struct ringo_worker *w)
         ringo__cancel_local(LIST_ENTRY(n, struct ringo_coro, all));
     }
 }
+
+/* Rounds with runnable coroutines between two non-waiting polls. */
+#define BUSY_POLL_ROUNDS 16
 
 /* Grace period for coroutines to unwind after ringo_stop(). */
 #define STOP_GRACE_NS (2 * 1000000000LL)
@@ -182,8 +183,14 @@ static void worker_loop(struct ringo_worker *w)
         }
 
         int64_t timeout;
-        if (!list_empty(&w->runq) || atomic_load(&w->inbox_nonempty))
+        if (!list_empty(&w->runq) || atomic_load(&w->inbox_nonempty)) {
+            /* Runnable work left: a poll that cannot wait is a syscall that
+             * rarely finds anything, so take one only every few rounds.
+             * Queued SQEs wait at most that long. */
+            if (++w->busy_rounds < BUSY_POLL_ROUNDS)
+                continue;
             timeout = 0;
+        }
         else if (next == RINGO_FOREVER)
             timeout = -1;
         else {
@@ -191,6 +198,17 @@ static void worker_loop(struct ringo_worker *w)
                 now = ringo_now();
             timeout = next > now ? next - now : 0;
         }
+        if (timeout != 0) {
+            /* About to sleep: from here on a sender must signal us. Clear
+             * the flag, then look again (both seq_cst): either we see the
+             * sender's inbox item / stop, or it sees the cleared flag and
+             * writes the wake-up. */
+            atomic_store(&w->wake_pending, 0);
+            if (atomic_load(&w->inbox_nonempty) ||
+                (atomic_load(&rt->stopping) && !w->cancel_all_done))
+                timeout = 0;
+        }
+        w->busy_rounds = 0;
         w->be->poll(w, timeout);
     }
 }

@@ -202,25 +202,34 @@ static void report_io_error(const echo_conn *c, const char *op, long rc, int64_t
 {
     if (quiet_cancel(rc))
         return;
-    if (rc == -ECANCELED || rc == RINGO_ESTOPPED) {
-        conn_error(c, "%u messages (%zu bytes) still unanswered when the run was torn down",
-                   c->inflight, c->pending_bytes);
-    } else if (rc == -ETIMEDOUT && deadline == LOAD(&run.drain_deadline_ns)) {
-        conn_error(c, "%u messages (%zu bytes) still unanswered %.1f s after the window ended",
-                   c->inflight, c->pending_bytes, (double)DRAIN_GRACE_NS / NS_PER_S);
+    const char *s = c->inflight == 1 ? "" : "s";
+    if (rc == -ECANCELED || rc == RINGO_ESTOPPED ||
+        (rc == -ETIMEDOUT && deadline == LOAD(&run.drain_deadline_ns))) {
+        /* forced stop: the drain grace ran out while this one was parked */
+        conn_error(c, "%u message%s (%zu bytes) still unanswered %.0f s after the window ended",
+                   c->inflight, s, c->pending_bytes, (double)DRAIN_GRACE_NS / NS_PER_S);
     } else if (rc == -ETIMEDOUT) {
-        conn_error(c, "%s timed out after %.0f s (%u messages, %zu bytes outstanding)", op,
-                   (double)IO_TIMEOUT_NS / NS_PER_S, c->inflight, c->pending_bytes);
+        conn_error(c, "%s timed out after %.0f s with %u message%s (%zu bytes) unanswered", op,
+                   (double)IO_TIMEOUT_NS / NS_PER_S, c->inflight, s, c->pending_bytes);
     } else if (rc == 0) {
         conn_error(c,
-                   "server closed the connection with %u messages (%zu bytes) unanswered "
-                   "(after %llu echoed)",
-                   c->inflight, c->pending_bytes, (unsigned long long)c->recv_seq);
+                   "server closed the connection with %u message%s (%zu bytes) unanswered, "
+                   "after echoing %llu",
+                   c->inflight, s, c->pending_bytes, (unsigned long long)c->recv_seq);
     } else {
-        conn_error(c, "%s: %s (%s) with %u messages (%zu bytes) outstanding", op,
-                   ringo_strerror((int)rc), ringo_err_name((int)rc), c->inflight,
+        conn_error(c, "%s: %s (%s) with %u message%s (%zu bytes) unanswered", op,
+                   ringo_strerror((int)rc), ringo_err_name((int)rc), c->inflight, s,
                    c->pending_bytes);
     }
+}
+
+static void report_mismatch(const echo_conn *c, uint64_t seq, uint64_t key, size_t size,
+                            size_t at, uint8_t got)
+{
+    conn_error(c,
+               "echo mismatch in message %llu (%zu bytes) at byte %zu: expected 0x%02x, got "
+               "0x%02x (server reordered, dropped or corrupted data)",
+               (unsigned long long)seq, size, at, pattern_byte(key, at), got);
 }
 
 /* ---- the -n budget ----------------------------------------------------- */
@@ -413,12 +422,7 @@ static int consume(echo_conn *c, const uint8_t *p, size_t n, int64_t now)
             take = n;
         size_t ok = pattern_check(c->recv_key, c->recv_off, p, take);
         if (ok < take) {
-            size_t at = c->recv_off + ok;
-            conn_error(c,
-                       "echo mismatch in message %llu (%zu bytes) at byte %zu: expected "
-                       "0x%02x, got 0x%02x (server reordered, dropped or corrupted data)",
-                       (unsigned long long)c->recv_seq, c->recv_size, at,
-                       pattern_byte(c->recv_key, at), p[ok]);
+            report_mismatch(c, c->recv_seq, c->recv_key, c->recv_size, c->recv_off + ok, p[ok]);
             return -1;
         }
         c->recv_off += take;
@@ -458,31 +462,99 @@ static void conn_run(echo_conn *c)
     }
 }
 
-static void conn_main(void *arg)
+/* One echo round trip before a connection counts as up. connect()
+ * returning is not yet an accepted connection: when the server's accept
+ * queue is full, Linux drops the client's final handshake ACK, and the
+ * connection sits in SYN-RECV until a SYN-ACK retransmit (1 s, 3 s, ...)
+ * while the client believes it is established. Loading it then would put
+ * those seconds into the latencies. Message 0 of the connection is the
+ * probe. Returns 0, or -1 after reporting the error. */
+static int probe_echo(echo_conn *c)
+{
+    const echo_opts *o = run.opt;
+    uint64_t key = pattern_key(c->id, 0);
+    size_t size = pattern_size(key, o->size_min, o->size_max);
+    pattern_fill(key, c->send_buf, size);
+    int64_t deadline = ringo_deadline_in(IO_TIMEOUT_NS);
+    c->inflight = 1; /* for the error messages */
+    c->pending_bytes = size;
+    ssize_t rc = ringo_write_all(c->fd, c->send_buf, size, NULL, deadline);
+    if (rc < 0) {
+        report_io_error(c, "first write", (long)rc, deadline);
+        return -1;
+    }
+    for (size_t got = 0; got < size;) {
+        size_t want = size - got < c->recv_cap ? size - got : c->recv_cap;
+        ssize_t n = ringo_read(c->fd, c->recv_buf, want, deadline);
+        if (n <= 0) {
+            report_io_error(c, "first echo: read", (long)n, deadline);
+            return -1;
+        }
+        size_t ok = pattern_check(key, got, c->recv_buf, (size_t)n);
+        if (ok < (size_t)n) {
+            report_mismatch(c, 0, key, size, got + ok, c->recv_buf[ok]);
+            return -1;
+        }
+        got += (size_t)n;
+        c->pending_bytes -= (size_t)n;
+    }
+    c->inflight = 0;
+    c->next_seq = c->recv_seq = 1;
+    return 0;
+}
+
+static int worker_of(const echo_conn *c)
+{
+    return (int)(c->id % (uint32_t)run.nworkers);
+}
+
+/* Phase 1 of a connection: connect (with retries), allocate its buffers,
+ * leave the fd in c and exit. The load coroutine that follows runs on the
+ * same worker, so the fd stays with the worker that made it, and no
+ * connection loads the server before all are up (a loaded machine would
+ * slow the remaining connects down and skew their order). */
+static void conn_connect_main(void *arg)
+{
+    echo_conn *c = arg;
+    int attempts = 0;
+    int fd = connect_with_retry(c, &attempts);
+    if (fd >= 0) {
+        c->fd = fd;
+        int ok = conn_alloc(c) == 0;
+        if (!ok)
+            conn_error(c, "out of memory for %zu bytes of buffers", c->send_cap + c->recv_cap);
+        else
+            ok = probe_echo(c) == 0;
+        if (ok) {
+            atomic_fetch_add(&run.conns_up, 1);
+        } else {
+            conn_free(c);
+            ringo_close(fd);
+            c->fd = -1;
+        }
+    } else if (!quiet_cancel(fd)) {
+        conn_error(c, "connect to %s: %s (%s) after %d attempt%s", run.opt->addr_text,
+                   ringo_strerror(fd), ringo_err_name(fd), attempts, attempts == 1 ? "" : "s");
+    }
+    /* seq_cst, after the store of c->fd: main reads the fd once it has
+     * seen every connect finish. */
+    atomic_fetch_add(&run.connects_finished, 1);
+}
+
+/* Phase 2: load the connection until the window is over and the drain
+ * done, then close it. */
+static void conn_load_main(void *arg)
 {
     echo_conn *c = arg;
     worker_state *ws = &run.workers[ringo_worker_id()];
     c->ws = ws;
     ws->conns_live++;
-    int attempts = 0;
-    c->fd = connect_with_retry(c, &attempts);
-    atomic_fetch_add(&run.connects_finished, 1);
-    if (c->fd >= 0) {
-        atomic_fetch_add(&run.conns_up, 1);
-        if (conn_alloc(c) == 0)
-            conn_run(c);
-        else
-            conn_error(c, "out of memory for %zu bytes of buffers", c->send_cap + c->recv_cap);
-        if (c->ring)
-            return_unanswered_tickets(c);
-        ringo_close(c->fd);
-        atomic_fetch_sub(&run.conns_up, 1);
-        conn_free(c);
-    } else if (!quiet_cancel(c->fd)) {
-        conn_error(c, "connect to %s: %s (%s) after %d attempt%s", run.opt->addr_text,
-                   ringo_strerror(c->fd), ringo_err_name(c->fd), attempts,
-                   attempts == 1 ? "" : "s");
-    }
+    conn_run(c);
+    return_unanswered_tickets(c);
+    ringo_close(c->fd);
+    c->fd = -1;
+    atomic_fetch_sub(&run.conns_up, 1);
+    conn_free(c);
     if (--ws->conns_live == 0)
         release_worker_tickets(ws, ringo_now());
     atomic_fetch_sub(&run.conns_live, 1);
@@ -530,20 +602,32 @@ static void tick(ticker *t, int64_t now, const char *phase)
         t->next_ns = now + NS_PER_S;
 }
 
-static int spawn_conn(uint64_t i)
+static void spawn_connect(uint64_t i)
 {
     echo_conn *c = &run.conns[i];
     c->id = (uint32_t)i;
     c->fd = -1;
-    atomic_fetch_add(&run.conns_live, 1);
-    int rc = ringo_go_on((int)(i % (uint64_t)run.nworkers), conn_main, c, NULL);
+    int rc = ringo_go_on(worker_of(c), conn_connect_main, c, NULL);
     if (rc < 0) {
-        atomic_fetch_sub(&run.conns_live, 1);
-        atomic_fetch_add(&run.connects_finished, 1);
         if (!quiet_cancel(rc))
             conn_error(c, "cannot start its coroutine: %s", ringo_strerror(rc));
+        atomic_fetch_add(&run.connects_finished, 1);
     }
-    return rc;
+}
+
+static void spawn_load(echo_conn *c)
+{
+    atomic_fetch_add(&run.conns_live, 1);
+    int rc = ringo_go_on(worker_of(c), conn_load_main, c, NULL);
+    if (rc < 0) {
+        if (!quiet_cancel(rc))
+            conn_error(c, "cannot start its coroutine: %s", ringo_strerror(rc));
+        atomic_fetch_sub(&run.conns_live, 1);
+        atomic_fetch_sub(&run.conns_up, 1);
+        conn_free(c);
+        ringo_close(c->fd);
+        c->fd = -1;
+    }
 }
 
 static void print_marker(const char *line)
@@ -584,10 +668,11 @@ static void echo_coro_main(void *arg)
     /* Connect phase: keep MAX_CONNECTING connects in flight until every
      * connection is up or has failed. */
     uint64_t spawned = 0;
-    while (LOAD(&run.connects_finished) < o->conns) {
+    /* seq_cst loads: once every connect has finished, its c->fd is visible */
+    while (atomic_load(&run.connects_finished) < o->conns) {
         while (spawned < o->conns && spawned - LOAD(&run.connects_finished) < MAX_CONNECTING)
-            spawn_conn(spawned++);
-        if (LOAD(&run.connects_finished) >= o->conns)
+            spawn_connect(spawned++);
+        if (atomic_load(&run.connects_finished) >= o->conns)
             break;
         int64_t now = ringo_now();
         if (now >= tk.next_ns)
@@ -605,8 +690,17 @@ static void echo_coro_main(void *arg)
         if (!o->messages)
             atomic_store(&run.measure_end_ns, start + (int64_t)(o->duration_s * NS_PER_S));
         atomic_store(&run.measure_start_ns, start);
+        for (uint64_t i = 0; i < o->conns; i++)
+            if (run.conns[i].fd >= 0)
+                spawn_load(&run.conns[i]);
     }
     while (!cancelled) {
+        /* Loaded in this order so that a window closed by the -n finish,
+         * whose connections may all be gone already, is seen as closed:
+         * the seq_cst load orders after their exits, which come after the
+         * finisher's store of the end, which reads the clock before ours. */
+        uint64_t live = atomic_load(&run.conns_live);
+        int64_t end = LOAD(&run.measure_end_ns);
         int64_t now = ringo_now();
         if (!res->started && now >= start) {
             res->started = 1;
@@ -614,11 +708,11 @@ static void echo_coro_main(void *arg)
                 res->have_stats = ringo_stats(&res->stats_start) == 0;
             print_marker("MEASURE START");
         }
-        int64_t end = LOAD(&run.measure_end_ns);
         if (res->started && now >= end)
             break;
-        if (LOAD(&run.conns_live) == 0) {
-            ended_early = "every connection has ended";
+        if (live == 0) {
+            ended_early = res->started ? "every connection has ended"
+                                       : "no connection is open (see the errors above)";
             break;
         }
         if (now >= tk.next_ns)
@@ -768,6 +862,14 @@ static int usage_error(const char *fmt, ...)
     return BENCH_EXIT_USAGE;
 }
 
+/* A bad option value: the parser has said what is wrong; add the usage. */
+static int value_error(void)
+{
+    fputc('\n', stderr);
+    usage(stderr);
+    return BENCH_EXIT_USAGE;
+}
+
 enum { OPT_SIZE_MAX = BENCH_OPT_MODE_FIRST, OPT_WARMUP };
 
 static const struct option long_options[] = {
@@ -803,7 +905,7 @@ static int parse_args(echo_opts *o, int argc, char **argv)
             break;
         int common = bench_common_option(&o->common, opt, optarg);
         if (common < 0)
-            return BENCH_EXIT_USAGE;
+            return value_error();
         if (common > 0)
             continue;
         switch (opt) {
@@ -812,37 +914,37 @@ static int parse_args(echo_opts *o, int argc, char **argv)
             break;
         case 'c':
             if (bench_parse_count("--conns", optarg, 1, MAX_CONNS, &v) < 0)
-                return BENCH_EXIT_USAGE;
+                return value_error();
             o->conns = v;
             break;
         case 's':
             if (bench_parse_bytes("--size", optarg, 1, MAX_MESSAGE, &v) < 0)
-                return BENCH_EXIT_USAGE;
+                return value_error();
             o->size_min = (size_t)v;
             break;
         case OPT_SIZE_MAX:
             if (bench_parse_bytes("--size-max", optarg, 1, MAX_MESSAGE, &v) < 0)
-                return BENCH_EXIT_USAGE;
+                return value_error();
             o->size_max = (size_t)v;
             have_size_max = 1;
             break;
         case 'd':
             if (bench_parse_seconds("--duration", optarg, 0.001, 1e7, &o->duration_s) < 0)
-                return BENCH_EXIT_USAGE;
+                return value_error();
             have_duration = 1;
             break;
         case 'n':
             if (bench_parse_count("--messages", optarg, 1, INT64_MAX / 2, &o->messages) < 0)
-                return BENCH_EXIT_USAGE;
+                return value_error();
             break;
         case 'p':
             if (bench_parse_count("--pipeline", optarg, 1, MAX_PIPELINE, &v) < 0)
-                return BENCH_EXIT_USAGE;
+                return value_error();
             o->pipeline = (unsigned)v;
             break;
         case OPT_WARMUP:
             if (bench_parse_seconds("--warmup", optarg, 0, 1e7, &o->warmup_s) < 0)
-                return BENCH_EXIT_USAGE;
+                return value_error();
             break;
         case 'h':
             usage(stdout);
