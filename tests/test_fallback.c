@@ -1,0 +1,266 @@
+/* Backend fallback: with io_uring_setup denied by a seccomp filter, "auto"
+ * must fall back to epoll (and say why), and "uring" must fail cleanly.
+ * Each case runs in its own forked child, so the filter dies with it. */
+#include "t.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/audit.h>
+#include <linux/filter.h>
+#include <linux/io_uring.h>
+#include <linux/seccomp.h>
+#include <stddef.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+
+#define SEC 1000000000LL
+
+#if defined(__x86_64__)
+#define T_AUDIT_ARCH AUDIT_ARCH_X86_64
+#elif defined(__aarch64__)
+#define T_AUDIT_ARCH AUDIT_ARCH_AARCH64
+#endif
+
+/* io_uring_setup fails with EPERM for this process from now on. */
+static void deny_io_uring_setup(void)
+{
+#ifndef T_AUDIT_ARCH
+    T_SKIP("seccomp test written for x86_64 and aarch64 only");
+#else
+    struct sock_filter f[] = {
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, T_AUDIT_ARCH, 1, 0),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_io_uring_setup, 0, 1),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | (EPERM & SECCOMP_RET_DATA)),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+    };
+    struct sock_fprog prog = {(unsigned short)(sizeof(f) / sizeof(f[0])), f};
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
+        T_SKIP("PR_SET_NO_NEW_PRIVS: %s", strerror(errno));
+    if (syscall(__NR_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) != 0)
+        T_SKIP("seccomp filter unavailable: %s", strerror(errno));
+    /* the filter works */
+    struct io_uring_params p;
+    memset(&p, 0, sizeof(p));
+    long r = syscall(__NR_io_uring_setup, 4, &p);
+    T_ASSERT(r == -1 && errno == EPERM);
+#endif
+}
+
+/* fd 2 into a pipe while the runtime runs (its log goes there). The
+ * coroutines below record failures instead of asserting, since an
+ * assertion message would vanish into the pipe. */
+static int cap_pipe[2] = {-1, -1}, cap_saved = -1;
+
+static void capture_start(void)
+{
+    fflush(stderr);
+    T_ASSERT(pipe2(cap_pipe, O_CLOEXEC) == 0);
+    cap_saved = dup(2);
+    T_ASSERT(cap_saved >= 0);
+    T_ASSERT(dup2(cap_pipe[1], 2) == 2);
+    close(cap_pipe[1]);
+}
+
+/* Restores fd 2; returns what was written to it (static buffer). */
+static const char *capture_end(void)
+{
+    static char log[16384];
+    fflush(stderr);
+    T_ASSERT(dup2(cap_saved, 2) == 2);
+    close(cap_saved);
+    size_t n = 0;
+    for (;;) {
+        ssize_t r = read(cap_pipe[0], log + n, sizeof(log) - 1 - n);
+        if (r <= 0)
+            break;
+        n += (size_t)r;
+    }
+    close(cap_pipe[0]);
+    log[n] = 0;
+    return log;
+}
+
+static struct {
+    const char *backend;
+    int fail_line;
+    long fail_val;
+    int echoed;
+} fb;
+
+#define CHECK(c)                                                               \
+    do {                                                                       \
+        if (!(c)) {                                                            \
+            fb.fail_line = __LINE__;                                           \
+            return;                                                            \
+        }                                                                      \
+    } while (0)
+#define CHECK_EQ(a, b)                                                         \
+    do {                                                                       \
+        long fb_a_ = (long)(a);                                                \
+        if (fb_a_ != (long)(b)) {                                              \
+            fb.fail_line = __LINE__;                                           \
+            fb.fail_val = fb_a_;                                               \
+            return;                                                            \
+        }                                                                      \
+    } while (0)
+
+static int fb_lfd;
+
+static void fb_server(void *arg)
+{
+    (void)arg;
+    int fd = ringo_accept(fb_lfd, NULL, ringo_deadline_in(5 * SEC));
+    if (fd < 0)
+        return;
+    char buf[256];
+    ssize_t n;
+    while ((n = ringo_read(fd, buf, sizeof(buf), ringo_deadline_in(5 * SEC))) > 0)
+        if (ringo_write_all(fd, buf, (size_t)n, NULL, ringo_deadline_in(5 * SEC)) < 0)
+            break;
+    ringo_close(fd);
+}
+
+static void fb_main(void *arg)
+{
+    (void)arg;
+    const char *name = ringo_backend_name();
+    fb.backend = name ? name : "(null)";
+    ringo_addr a;
+    CHECK(ringo_addr_parse(&a, "127.0.0.1:0") == 0);
+    fb_lfd = ringo_tcp_listen(&a, 16, 0);
+    CHECK(fb_lfd >= 0);
+    a.len = sizeof(a.ss);
+    CHECK(getsockname(fb_lfd, (struct sockaddr *)&a.ss, &a.len) == 0);
+    /* the server on the other worker, when there is one */
+    ringo_coro *h;
+    CHECK_EQ(ringo_go_on(ringo_workers() - 1, fb_server, NULL, &h), 0);
+    int fd = ringo_tcp_connect(&a, ringo_deadline_in(5 * SEC));
+    CHECK(fd >= 0);
+    static const char msg[] = "hello over the fallback backend";
+    CHECK_EQ(ringo_write_all(fd, msg, sizeof(msg), NULL, ringo_deadline_in(5 * SEC)),
+             sizeof(msg));
+    char buf[sizeof(msg)];
+    CHECK_EQ(ringo_read_full(fd, buf, sizeof(buf), NULL, ringo_deadline_in(5 * SEC)),
+             sizeof(msg));
+    CHECK(memcmp(buf, msg, sizeof(msg)) == 0);
+    ringo_close(fd);
+    CHECK_EQ(ringo_join(h, ringo_deadline_in(5 * SEC)), 0);
+    ringo_close(fb_lfd);
+    fb.echoed = 1;
+}
+
+static int run_backend(const char *backend, int workers)
+{
+    ringo_config cfg;
+    ringo_config_init(&cfg);
+    cfg.backend = backend;
+    cfg.workers = workers;
+    cfg.handle_signals = 0;
+    cfg.verbose = 0;
+    memset(&fb, 0, sizeof(fb));
+    return ringo_main(&cfg, fb_main, NULL);
+}
+
+static void check_ran(int rc, const char *log, const char *want_backend)
+{
+    if (rc != 0)
+        T_FAIL("ringo_main: %d (%s); log:\n%s", rc, ringo_err_name(rc), log);
+    if (fb.fail_line)
+        T_FAIL("check at %s:%d failed (value %ld); log:\n%s", __FILE__, fb.fail_line,
+               fb.fail_val, log);
+    T_ASSERT(fb.echoed);
+    if (strcmp(fb.backend, want_backend) != 0)
+        T_FAIL("backend %s, want %s; log:\n%s", fb.backend, want_backend, log);
+}
+
+T_CASE(fallback_auto_uses_epoll_when_uring_denied, 0)
+{
+    unsetenv("RINGO_BACKEND");
+    deny_io_uring_setup();
+    capture_start();
+    int rc = run_backend("auto", 2);
+    const char *log = capture_end();
+    check_ran(rc, log, "epoll");
+    /* the log says that it fell back and why */
+    if (!strstr(log, "falling back to epoll") || !strstr(log, "EPERM") ||
+        !strstr(log, "io_uring"))
+        T_FAIL("fallback log lacks the reason; got:\n%s", log);
+    /* said once, by the worker that chose */
+    const char *first = strstr(log, "falling back");
+    T_ASSERT(strstr(first + 1, "falling back") == NULL);
+    /* and the counters confirm: no ring was ever entered */
+    ringo_counters st;
+    T_OK(ringo_stats(&st));
+    T_EQ(st.uring_enter, 0);
+    T_ASSERT(st.epoll_wait > 0);
+
+    /* RINGO_BACKEND=auto from the environment behaves the same */
+    setenv("RINGO_BACKEND", "auto", 1);
+    ringo_config cfg;
+    ringo_config_init(&cfg);
+    T_ASSERT(strcmp(cfg.backend, "auto") == 0);
+    capture_start();
+    rc = run_backend(cfg.backend, 1);
+    log = capture_end();
+    check_ran(rc, log, "epoll");
+    T_ASSERT(strstr(log, "falling back to epoll") != NULL);
+}
+
+T_CASE(fallback_uring_required_fails_with_eperm, 0)
+{
+    deny_io_uring_setup();
+    for (int workers = 1; workers <= 2; workers++) {
+        capture_start();
+        int rc = run_backend("uring", workers);
+        const char *log = capture_end();
+        if (rc != -EPERM)
+            T_FAIL("ringo_main with backend uring under the filter: %d (%s), want -EPERM; "
+                   "log:\n%s",
+                   rc, ringo_err_name(rc), log);
+        T_ASSERT(fb.backend == NULL); /* fn never ran */
+        if (!strstr(log, "EPERM") || !strstr(log, "uring"))
+            T_FAIL("error log lacks the reason; got:\n%s", log);
+        T_ASSERT(strstr(log, "falling back") == NULL);
+        T_ASSERT(ringo_backend_name() == NULL);
+    }
+    /* from the environment too */
+    setenv("RINGO_BACKEND", "uring", 1);
+    ringo_config cfg;
+    ringo_config_init(&cfg);
+    cfg.handle_signals = 0;
+    cfg.workers = 1;
+    capture_start();
+    int rc = ringo_main(&cfg, fb_main, NULL);
+    const char *log = capture_end();
+    if (rc != -EPERM)
+        T_FAIL("RINGO_BACKEND=uring: %d (%s); log:\n%s", rc, ringo_err_name(rc), log);
+    /* the failed start left nothing behind: epoll starts fine afterwards */
+    capture_start();
+    rc = run_backend("epoll", 2);
+    log = capture_end();
+    check_ran(rc, log, "epoll");
+    T_ASSERT(log[0] == 0); /* an explicit, working backend logs nothing */
+}
+
+/* Control: without the filter, "auto" picks io_uring and logs nothing
+ * (so the cases above really see the filter's effect). */
+T_CASE(fallback_auto_prefers_uring, 0)
+{
+    unsetenv("RINGO_BACKEND");
+    struct io_uring_params p;
+    memset(&p, 0, sizeof(p));
+    long fd = syscall(__NR_io_uring_setup, 4, &p);
+    if (fd < 0)
+        T_SKIP("io_uring unavailable here: %s", strerror(errno));
+    close((int)fd);
+    capture_start();
+    int rc = run_backend("auto", 1);
+    const char *log = capture_end();
+    check_ran(rc, log, "uring");
+    if (log[0])
+        T_FAIL("unexpected log without fallback:\n%s", log);
+}
