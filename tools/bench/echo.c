@@ -3,12 +3,16 @@
  *
  * Shape of a run (all of it inside ringo, main coroutine on worker 0):
  *   1. connect: one coroutine per connection, spread round-robin over the
- *      workers with ringo_go_on; the main coroutine paces the spawns so at
- *      most --connect-concurrency connects are in flight. Each connection starts
- *      sending as soon as it is up (that load is not measured).
- *   2. warmup (--warmup s), then the measured window: -d seconds, or until
- *      -n messages sent inside the window have been echoed. "MEASURE START"
- *      and "MEASURE END" on stdout bracket it for an external harness.
+ *      workers with ringo_go_on, connects and waits for one echo (the
+ *      probe); the main coroutine paces the spawns so at most
+ *      --connect-concurrency of them are in flight.
+ *   2. load: once every connect has finished, one load coroutine per open
+ *      connection, on the worker that opened it, runs until the drain is
+ *      over. All connections start together, on an unloaded machine.
+ *      Warmup (--warmup s) first, then the measured window: -d seconds, or
+ *      until -n messages sent inside the window have been echoed.
+ *      "MEASURE START" and "MEASURE END" on stdout bracket the window for
+ *      an external harness.
  *   3. drain: connections stop sending and read back what is in flight
  *      (bounded by DRAIN_GRACE_NS), then close; ringo_stop() ends the
  *      runtime and the result is printed from the plain thread.
