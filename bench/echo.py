@@ -26,7 +26,6 @@ import datetime
 import json
 import os
 import platform
-import re
 import select
 import shlex
 import shutil
@@ -343,13 +342,13 @@ class PerfSession:
 # one run
 
 
-def run_one(args, server, conns, rep, perf):
+def run_one(args, server, conns, rep, perf, use_perf, perf_only=False):
     port = fresh_port()
     workdir = tempfile.mkdtemp(prefix=f"echo-{server}-")
     stats_file = os.path.join(workdir, "stats")
     argv, extra_env = server_argv(server, args.build, port, stats_file)
     env = dict(os.environ, **extra_env)
-    rec = {"server": server, "conns": conns, "rep": rep, "port": port,
+    rec = {"server": server, "conns": conns, "rep": rep, "perf_only": perf_only, "port": port,
            "server_cmd": ["taskset", "-c", SERVER_CPU] + argv, "problems": []}
     log_path = os.path.join(workdir, "server.log")
     log = open(log_path, "w")
@@ -357,12 +356,16 @@ def run_one(args, server, conns, rep, perf):
                            stderr=subprocess.STDOUT, start_new_session=True)
     bench = None
     session = None
+    watchdog = None
     try:
         err = wait_accepting(srv, port)
         if err:
-            rec["problems"].append(err)
+            log.flush()
+            with open(log_path) as f:
+                last = [l.strip() for l in f if l.strip()][-1:]
+            rec["problems"].append(err + (f" ({last[0][:200]})" if last else ""))
             return rec
-        if perf.ok:
+        if use_perf:
             session = PerfSession(perf, srv.pid, workdir)
             session.prepare()
 
@@ -379,6 +382,7 @@ def run_one(args, server, conns, rep, perf):
         # A hung load generator must not hang the whole benchmark.
         limit = args.warmup + args.duration + 60
         watchdog = threading.Timer(limit, bench.kill)
+        watchdog.daemon = True
         watchdog.start()
 
         json_line = None
@@ -412,8 +416,10 @@ def run_one(args, server, conns, rep, perf):
         rec["bench_exit"] = bench.returncode
         rec["bench_stderr_tail"] = "".join(stderr_lines[-10:])
         if bench.returncode != 0:
+            last = [l.strip() for l in stderr_lines if l.strip()][-1:]
             rec["problems"].append(f"ringo-bench exited with status {bench.returncode}"
-                                   + (" (killed by watchdog)" if bench.returncode == -9 else ""))
+                                   + (" (killed by watchdog)" if bench.returncode == -9 else "")
+                                   + (f" ({last[0][:200]})" if last else ""))
         if not seen_start or not seen_end:
             rec["problems"].append("ringo-bench printed no MEASURE START/END")
         elif cpu0 is None or cpu1 is None:
@@ -435,7 +441,8 @@ def run_one(args, server, conns, rep, perf):
         if session:
             count = session.finish()
             if count is None:
-                rec["problems"].append(f"perf: {session.error or 'no syscall count'}")
+                if seen_start:  # no window, no count: not perf's fault
+                    rec["problems"].append(f"perf: {session.error or 'no syscall count'}")
             else:
                 rec["perf_syscalls"] = count
                 if msgs:
@@ -452,6 +459,8 @@ def run_one(args, server, conns, rep, perf):
             rec["problems"].append(f"server died during the run (status {srv.returncode})")
         return rec
     finally:
+        if watchdog:
+            watchdog.cancel()
         if bench is not None and bench.poll() is None:
             bench.kill()
             bench.wait()
@@ -483,26 +492,31 @@ def summarize(runs, servers, conns_list):
         ref = None
         group = []
         for server in servers:
-            rs = [r for r in runs if r["server"] == server and r["conns"] == conns]
-            if not rs:
+            every = [r for r in runs if r["server"] == server and r["conns"] == conns]
+            if not every:
                 continue
+            # With --perf-runs extra, the perf-only runs give the syscall
+            # column and nothing else: perf slows every syscall down.
+            rs = [r for r in every if not r.get("perf_only")]
             good = [r for r in rs if r.get("result")]
+            perf_runs = [r for r in every if "syscalls_per_msg_perf" in r]
             rate = [r["result"]["msgs_per_s"] for r in good]
             cpu = [r["cpu_us_per_msg"] for r in good if "cpu_us_per_msg" in r]
             row = {
-                "conns": conns, "server": server, "runs": len(rs),
+                "conns": conns, "server": server,
                 "msgs_per_s": med(rate), "msgs_per_s_min": min(rate, default=None),
                 "msgs_per_s_max": max(rate, default=None),
                 "p50_us": med([r["result"]["p50_us"] for r in good]),
                 "p99_us": med([r["result"]["p99_us"] for r in good]),
                 "cpu_us_per_msg": med(cpu), "cpu_min": min(cpu, default=None),
                 "cpu_max": max(cpu, default=None),
-                "syscalls_per_msg_perf": med([r["syscalls_per_msg_perf"] for r in good
-                                              if "syscalls_per_msg_perf" in r]),
+                "syscalls_per_msg_perf": med([r["syscalls_per_msg_perf"] for r in perf_runs]),
                 "syscalls_per_msg_ringo": med([r["syscalls_per_msg_ringo"] for r in good
                                                if "syscalls_per_msg_ringo" in r]),
-                "bench_errors": sum(int(r["result"].get("errors") or 0) for r in good),
-                "failed_runs": sum(1 for r in rs if r["problems"]),
+                "runs": len(every),
+                "bench_errors": sum(int(r["result"].get("errors") or 0)
+                                    for r in every if r.get("result")),
+                "failed_runs": sum(1 for r in every if r["problems"]),
             }
             group.append(row)
             if server == REFERENCE:
@@ -624,6 +638,10 @@ def parse_args():
     ap.add_argument("--skip-missing", action="store_true",
                     help="leave out servers whose binary is not built instead of failing")
     ap.add_argument("--no-perf", action="store_true", help="do not count syscalls with perf")
+    ap.add_argument("--perf-runs", choices=["same", "extra"], default="same",
+                    help="same: perf counts syscalls in every measured run (default); "
+                         "extra: measured runs go without perf, and one extra round per "
+                         "connection count, with perf, gives the syscall column")
     args = ap.parse_args()
     if args.conns is None:
         args.conns = "10,100" if args.quick else "1,10,100,1000"
@@ -685,16 +703,21 @@ def main():
           f"{args.size} B messages, pipeline {args.pipeline}\n")
 
     runs = []
-    total = len(args.conns_list) * args.reps * len(args.server_list)
+    extra = args.perf_runs == "extra" and perf.ok
+    total = len(args.conns_list) * (args.reps + extra) * len(args.server_list)
     interrupted = False
     try:
         for conns in args.conns_list:
-            for rep in range(1, args.reps + 1):
+            # Rounds: the repetitions, then (--perf-runs extra) one perf round.
+            for rep in range(1, args.reps + 1 + extra):
+                perf_only = rep > args.reps
+                use_perf = perf.ok and (perf_only or not extra)
                 for server in args.server_list:
-                    rec = run_one(args, server, conns, rep, perf)
+                    rec = run_one(args, server, conns, rep, perf, use_perf, perf_only)
                     runs.append(rec)
                     res = rec.get("result") or {}
-                    msg = (f"[{len(runs)}/{total}] c={conns} rep={rep} {server}: "
+                    label = "perf" if perf_only else f"rep={rep}"
+                    msg = (f"[{len(runs)}/{total}] c={conns} {label} {server}: "
                            f"{f_rate(res.get('msgs_per_s'))} msg/s, p99 {f_us(res.get('p99_us'))} µs, "
                            f"CPU {f_num(rec.get('cpu_us_per_msg'))} µs/msg, "
                            f"syscalls/msg {f_num(rec.get('syscalls_per_msg_perf'))}")
@@ -713,10 +736,11 @@ def main():
     failed = [r for r in runs if r["problems"]]
     notes = []
     if failed:
-        notes.append("Runs with problems (their numbers, where any, are still in the medians "
-                     "only if ringo-bench produced a result):")
+        notes.append("Runs with problems (a run still counts in the medians if ringo-bench "
+                     "produced a result):")
         for r in failed:
-            notes.append(f"- c={r['conns']} rep={r['rep']} {r['server']}: "
+            label = "perf run" if r.get("perf_only") else f"rep={r['rep']}"
+            notes.append(f"- c={r['conns']} {label} {r['server']}: "
                          + "; ".join(r["problems"]))
     if interrupted:
         notes.append("- the benchmark was interrupted; the table covers the runs that finished.")
@@ -738,7 +762,10 @@ def main():
         f"- load: ringo-bench echo, {args.size} B messages, pipeline {args.pipeline}, "
         f"{args.warmup:g} s warm-up, {args.duration:g} s measured, {args.reps} rep(s), "
         "servers interleaved",
-        f"- perf: {perf.status}",
+        f"- perf: {perf.status}" + ("" if not perf.ok else "; " + (
+            "syscall column from one extra perf-only round per connection count, all other "
+            "columns from runs without perf" if extra else
+            "attached during every measured run (its per-syscall cost is in the CPU column)")),
         "- medians over repetitions; msgs/s and CPU also show [min–max]; ratios are "
         f"this server's median divided by {REFERENCE}'s (msgs/s: higher is faster; "
         "CPU: higher costs more per message)",

@@ -7,13 +7,14 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <pthread.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #define SEC 1000000000LL
-#define MS 1000000LL
+#define MS  1000000LL
 
 static int64_t io_deadline(void)
 {
@@ -471,8 +472,7 @@ static void write_deadline_main(void *arg)
     for (int i = 0; i < 200 && !timed_out; i++) {
         int nowait = i % 2 == 0;
         int64_t w0 = ringo_now();
-        ssize_t n = ringo_write(c, big + written, 4096,
-                                nowait ? RINGO_NOWAIT : w0 + 30 * MS);
+        ssize_t n = ringo_write(c, big + written, 4096, nowait ? RINGO_NOWAIT : w0 + 30 * MS);
         if (n == -ETIMEDOUT) {
             if (!nowait && ringo_now() - w0 < 30 * MS)
                 T_FAIL("write timed out early");
@@ -509,4 +509,166 @@ static void write_deadline_main(void *arg)
 T_CASE(deadline_write_all_partial, T_IO)
 {
     t_run(1, write_deadline_main, NULL);
+}
+
+/* ---- read_full reports what it got before the deadline ---- */
+
+static void read_full_deadline_main(void *arg)
+{
+    (void)arg;
+    int lfd, c, s;
+    tcp_pair(&lfd, &c, &s);
+    T_EQ(ringo_write_all(s, "abcd", 4, NULL, io_deadline()), 4);
+    char buf[10];
+    size_t got = 99;
+    int64_t t0 = ringo_now();
+    T_EQ(ringo_read_full(c, buf, sizeof(buf), &got, t0 + 50 * MS), -ETIMEDOUT);
+    T_ASSERT(ringo_now() - t0 >= 50 * MS);
+    T_EQ(got, 4);
+    T_ASSERT(memcmp(buf, "abcd", 4) == 0);
+    /* the rest arrives later and is read whole; then the short count at
+     * end of stream */
+    T_EQ(ringo_write_all(s, "efghij", 6, NULL, io_deadline()), 6);
+    T_OK(ringo_close(s));
+    T_EQ(ringo_read_full(c, buf, sizeof(buf), &got, io_deadline()), 6);
+    T_EQ(got, 6);
+    T_ASSERT(memcmp(buf, "efghij", 6) == 0);
+    T_OK(ringo_close(c));
+    T_OK(ringo_close(lfd));
+}
+
+T_CASE(deadline_read_full_reports_partial, T_IO)
+{
+    t_run(1, read_full_deadline_main, NULL);
+}
+
+/* ---- cancelling a write_all that is stuck on a full socket ---- */
+
+static struct {
+    int fd;
+    unsigned char *big;
+    ssize_t res;
+    size_t written;
+} cw;
+
+static void cancel_writer(void *arg)
+{
+    (void)arg;
+    cw.res = ringo_write_all(cw.fd, cw.big, WBIG, &cw.written, RINGO_FOREVER);
+}
+
+static void cancel_write_main(void *arg)
+{
+    (void)arg;
+    int lfd, c, s;
+    tcp_pair(&lfd, &c, &s);
+    cw.big = malloc(WBIG);
+    T_ASSERT(cw.big);
+    for (size_t i = 0; i < WBIG; i++)
+        cw.big[i] = (unsigned char)(i % 253);
+    cw.fd = c;
+    cw.res = 1;
+    cw.written = (size_t)-1;
+    ringo_coro *h;
+    T_OK(ringo_go(cancel_writer, NULL, &h));
+    ringo_sleep(150 * MS);
+    T_EQ(cw.res, 1); /* still stuck */
+    T_OK(ringo_cancel(h));
+    T_OK(ringo_join(h, io_deadline()));
+    T_EQ(cw.res, -ECANCELED);
+    if (cw.written == 0 || cw.written >= WBIG)
+        T_FAIL("*written = %zu after a cancelled write_all", cw.written);
+    T_OK(ringo_shutdown(c, SHUT_WR));
+    static unsigned char buf[256 * 1024];
+    size_t got = 0;
+    for (;;) {
+        ssize_t n = ringo_read(s, buf, sizeof(buf), io_deadline());
+        T_OK(n);
+        if (n == 0)
+            break;
+        if (got + (size_t)n > cw.written)
+            T_FAIL("peer received more (%zu) than *written (%zu)", got + (size_t)n, cw.written);
+        if (memcmp(buf, cw.big + got, (size_t)n) != 0)
+            T_FAIL("peer data differs in [%zu, %zu)", got, got + (size_t)n);
+        got += (size_t)n;
+    }
+    T_EQ(got, cw.written);
+    free(cw.big);
+    T_OK(ringo_close(c));
+    T_OK(ringo_close(s));
+    T_OK(ringo_close(lfd));
+}
+
+T_CASE(deadline_cancel_write_all_partial, T_IO)
+{
+    t_run(1, cancel_write_main, NULL);
+}
+
+/* ---- deadlines on descriptors from outside ringo ---- */
+
+/* net.h: fds from elsewhere work on both backends once passed through
+ * ringo_fd_prepare (epoll needs O_NONBLOCK); O_NONBLOCK fds work even
+ * without it (io_uring polls and retries). A read with a deadline on such
+ * an fd must time out. A helper thread writes to the peer after 1.5 s so that a worker
+ * stuck in a blocking read(2) ends the case with a message, not a hang. */
+
+static int ff_peer, ff_kick[2];
+static void *late_writer(void *arg)
+{
+    (void)arg;
+    /* after 1.5 s, or at once when the test kicks us */
+    struct pollfd p = {ff_kick[0], POLLIN, 0};
+    poll(&p, 1, 1500);
+    ssize_t n = write(ff_peer, "L", 1);
+    (void)n;
+    return NULL;
+}
+
+static int ff_nonblock;
+static void foreign_main(void *arg)
+{
+    (void)arg;
+    int sv[2];
+    int type = SOCK_STREAM | SOCK_CLOEXEC | (ff_nonblock ? SOCK_NONBLOCK : 0);
+    T_ASSERT(socketpair(AF_UNIX, type, 0, sv) == 0);
+    ff_peer = sv[1];
+    T_ASSERT(pipe2(ff_kick, O_CLOEXEC) == 0);
+    pthread_t th;
+    T_ASSERT(pthread_create(&th, NULL, late_writer, NULL) == 0);
+    char buf[8];
+    if (!ff_nonblock)
+        T_OK(ringo_fd_prepare(sv[0]));
+    int64_t t0 = ringo_now();
+    ssize_t r = ringo_read(sv[0], buf, sizeof(buf), t0 + 50 * MS);
+    int64_t dt = ringo_now() - t0;
+    T_EQ(write(ff_kick[1], "k", 1), 1);
+    pthread_join(th, NULL);
+    close(ff_kick[0]);
+    close(ff_kick[1]);
+    if (r != -ETIMEDOUT || dt >= SEC)
+        T_FAIL("read with a 50 ms deadline on a foreign %s socket returned %zd (%s) after %lld "
+               "ms [%s]",
+               ff_nonblock ? "O_NONBLOCK" : "blocking", r, ringo_err_name((int)r),
+               (long long)(dt / MS), ringo_backend_name());
+    /* once prepared for the backend, reads work as for ringo's sockets */
+    T_OK(ringo_fd_prepare(sv[0]));
+    T_EQ(ringo_read(sv[0], buf, sizeof(buf), io_deadline()), 1);
+    T_EQ(buf[0], 'L');
+    T_EQ(ringo_read(sv[0], buf, sizeof(buf), ringo_deadline_in(30 * MS)), -ETIMEDOUT);
+    T_EQ(write(sv[1], "xy", 2), 2);
+    T_EQ(ringo_read_full(sv[0], buf, 2, NULL, io_deadline()), 2);
+    T_OK(ringo_close(sv[0]));
+    close(sv[1]);
+}
+
+T_CASE(deadline_foreign_nonblocking_fd, T_IO)
+{
+    ff_nonblock = 1;
+    t_run(1, foreign_main, NULL);
+}
+
+T_CASE(deadline_foreign_blocking_fd, T_IO)
+{
+    ff_nonblock = 0;
+    t_run(1, foreign_main, NULL);
 }

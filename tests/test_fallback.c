@@ -91,21 +91,21 @@ static struct {
     int echoed;
 } fb;
 
-#define CHECK(c)                                                               \
-    do {                                                                       \
-        if (!(c)) {                                                            \
-            fb.fail_line = __LINE__;                                           \
-            return;                                                            \
-        }                                                                      \
+#define CHECK(c)                                                                                   \
+    do {                                                                                           \
+        if (!(c)) {                                                                                \
+            fb.fail_line = __LINE__;                                                               \
+            return;                                                                                \
+        }                                                                                          \
     } while (0)
-#define CHECK_EQ(a, b)                                                         \
-    do {                                                                       \
-        long fb_a_ = (long)(a);                                                \
-        if (fb_a_ != (long)(b)) {                                              \
-            fb.fail_line = __LINE__;                                           \
-            fb.fail_val = fb_a_;                                               \
-            return;                                                            \
-        }                                                                      \
+#define CHECK_EQ(a, b)                                                                             \
+    do {                                                                                           \
+        long fb_a_ = (long)(a);                                                                    \
+        if (fb_a_ != (long)(b)) {                                                                  \
+            fb.fail_line = __LINE__;                                                               \
+            fb.fail_val = fb_a_;                                                                   \
+            return;                                                                                \
+        }                                                                                          \
     } while (0)
 
 static int fb_lfd;
@@ -141,11 +141,9 @@ static void fb_main(void *arg)
     int fd = ringo_tcp_connect(&a, ringo_deadline_in(5 * SEC));
     CHECK(fd >= 0);
     static const char msg[] = "hello over the fallback backend";
-    CHECK_EQ(ringo_write_all(fd, msg, sizeof(msg), NULL, ringo_deadline_in(5 * SEC)),
-             sizeof(msg));
+    CHECK_EQ(ringo_write_all(fd, msg, sizeof(msg), NULL, ringo_deadline_in(5 * SEC)), sizeof(msg));
     char buf[sizeof(msg)];
-    CHECK_EQ(ringo_read_full(fd, buf, sizeof(buf), NULL, ringo_deadline_in(5 * SEC)),
-             sizeof(msg));
+    CHECK_EQ(ringo_read_full(fd, buf, sizeof(buf), NULL, ringo_deadline_in(5 * SEC)), sizeof(msg));
     CHECK(memcmp(buf, msg, sizeof(msg)) == 0);
     ringo_close(fd);
     CHECK_EQ(ringo_join(h, ringo_deadline_in(5 * SEC)), 0);
@@ -170,8 +168,8 @@ static void check_ran(int rc, const char *log, const char *want_backend)
     if (rc != 0)
         T_FAIL("ringo_main: %d (%s); log:\n%s", rc, ringo_err_name(rc), log);
     if (fb.fail_line)
-        T_FAIL("check at %s:%d failed (value %ld); log:\n%s", __FILE__, fb.fail_line,
-               fb.fail_val, log);
+        T_FAIL("check at %s:%d failed (value %ld); log:\n%s", __FILE__, fb.fail_line, fb.fail_val,
+               log);
     T_ASSERT(fb.echoed);
     if (strcmp(fb.backend, want_backend) != 0)
         T_FAIL("backend %s, want %s; log:\n%s", fb.backend, want_backend, log);
@@ -186,8 +184,7 @@ T_CASE(fallback_auto_uses_epoll_when_uring_denied, 0)
     const char *log = capture_end();
     check_ran(rc, log, "epoll");
     /* the log says that it fell back and why */
-    if (!strstr(log, "falling back to epoll") || !strstr(log, "EPERM") ||
-        !strstr(log, "io_uring"))
+    if (!strstr(log, "falling back to epoll") || !strstr(log, "EPERM") || !strstr(log, "io_uring"))
         T_FAIL("fallback log lacks the reason; got:\n%s", log);
     /* said once, by the worker that chose */
     const char *first = strstr(log, "falling back");

@@ -14,7 +14,7 @@
 #include <sys/uio.h>
 
 #define SEC 1000000000LL
-#define MS 1000000LL
+#define MS  1000000LL
 
 /* Deadline for operations that must not hang: a failure instead of the
  * runner's timeout. */
@@ -93,7 +93,7 @@ static void echo_check(int fd, const char *msg)
 /* ---- echo integrity: 1000 connections, random sizes ---- */
 
 #define E_CLIENTS 1000
-#define E_MAXMSG (64 * 1024)
+#define E_MAXMSG  (64 * 1024)
 static unsigned char e_pattern[2 * E_MAXMSG];
 static _Atomic long long e_sent, e_recv;
 static _Atomic int e_ok;
@@ -118,11 +118,11 @@ static void e_client(void *arg)
             size_t want = len - got < sizeof(buf) ? len - got : sizeof(buf);
             ssize_t n = ringo_read(fd, buf, want, io_deadline());
             if (n <= 0)
-                T_FAIL("client %ld msg %d: read at %zu/%zu returned %zd (%s)",
-                       (long)(uintptr_t)arg, m, got, len, n, ringo_err_name((int)n));
+                T_FAIL("client %ld msg %d: read at %zu/%zu returned %zd (%s)", (long)(uintptr_t)arg,
+                       m, got, len, n, ringo_err_name((int)n));
             if (memcmp(buf, e_pattern + off + got, (size_t)n) != 0)
-                T_FAIL("client %ld msg %d: echoed bytes differ in [%zu, %zu)",
-                       (long)(uintptr_t)arg, m, got, got + (size_t)n);
+                T_FAIL("client %ld msg %d: echoed bytes differ in [%zu, %zu)", (long)(uintptr_t)arg,
+                       m, got, got + (size_t)n);
             got += (size_t)n;
         }
         atomic_fetch_add(&e_recv, (long long)got);
@@ -381,8 +381,8 @@ static void closed_peer_main(void *arg)
     for (int k = 0; k < W_KINDS; k++) {
         ssize_t r = write_until_error(lfd, &a, k);
         if (r != -EPIPE && r != -ECONNRESET)
-            T_FAIL("%s to a closed peer returned %zd (%s), want EPIPE or ECONNRESET",
-                   w_names[k], r, ringo_err_name((int)r));
+            T_FAIL("%s to a closed peer returned %zd (%s), want EPIPE or ECONNRESET", w_names[k], r,
+                   ringo_err_name((int)r));
     }
     T_OK(ringo_close(lfd));
 }
@@ -401,7 +401,9 @@ static void nosigpipe_main(void *arg)
     (void)arg;
     ringo_addr a;
     int lfd = t_listen(&a);
-    static const int kinds[] = {W_WRITE_ALL, W_SEND, W_WRITE};
+    /* ringo_write is write(2): on a broken socket it raises SIGPIPE unless
+     * SIGPIPE is ignored (net.h); send and write_all use MSG_NOSIGNAL */
+    static const int kinds[] = {W_WRITE_ALL, W_SEND};
     for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
         int before = sigpipes;
         ssize_t r = write_until_error(lfd, &a, kinds[i]);
@@ -710,4 +712,113 @@ static void nodelay_main(void *arg)
 T_CASE(net_accepted_sockets_have_nodelay, T_IO)
 {
     t_run(1, nodelay_main, NULL);
+}
+
+/* ---- plain errors: refused connects, bad descriptors ---- */
+
+static void errors_main(void *arg)
+{
+    (void)arg;
+    /* a port nobody listens on: bind one, never listen */
+    int probe = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    T_ASSERT(probe >= 0);
+    ringo_addr a;
+    T_OK(ringo_addr_parse(&a, "127.0.0.1:0"));
+    T_ASSERT(bind(probe, (struct sockaddr *)&a.ss, a.len) == 0);
+    a.len = sizeof(a.ss);
+    T_ASSERT(getsockname(probe, (struct sockaddr *)&a.ss, &a.len) == 0);
+    int lowest = dup(0);
+    close(lowest);
+    for (int i = 0; i < 3; i++) {
+        int r = ringo_tcp_connect(&a, ringo_deadline_in(2 * SEC));
+        if (r != -ECONNREFUSED)
+            T_FAIL("connect #%d to a closed port: %d (%s), want -ECONNREFUSED [%s]", i + 1, r,
+                   ringo_err_name(r), ringo_backend_name());
+    }
+    /* no descriptor left behind */
+    int now = dup(0);
+    close(now);
+    T_EQ(now, lowest);
+    close(probe);
+
+    char buf[4];
+    int closed_fd = lowest; /* not open */
+    T_EQ(ringo_read(closed_fd, buf, sizeof(buf), io_deadline()), -EBADF);
+    T_EQ(ringo_write(closed_fd, "x", 1, io_deadline()), -EBADF);
+    T_EQ(ringo_accept(closed_fd, NULL, io_deadline()), -EBADF);
+    T_EQ(ringo_close(closed_fd), -EBADF);
+    T_EQ(ringo_close(-1), -EBADF);
+    T_EQ(ringo_tcp_connect(NULL, io_deadline()), -EINVAL);
+    T_EQ(ringo_tcp_listen(NULL, 1, 0), -EINVAL);
+
+    /* accept on a socket that is not listening */
+    int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    T_ASSERT(s >= 0);
+    T_OK(ringo_fd_prepare(s));
+    T_EQ(ringo_accept(s, NULL, ringo_deadline_in(SEC)), -EINVAL);
+    T_OK(ringo_close(s));
+
+    /* a second listener on the same address: SO_REUSEADDR does not allow
+     * two listeners */
+    ringo_addr l;
+    int lfd = t_listen(&l);
+    T_EQ(ringo_tcp_listen(&l, 1, 0), -EADDRINUSE);
+    T_OK(ringo_close(lfd));
+}
+
+T_CASE(net_errors, T_IO)
+{
+    t_run(1, errors_main, NULL);
+}
+
+/* Outside a coroutine the blocking calls say so instead of blocking. */
+T_CASE(net_calls_outside_coroutine, 0)
+{
+    ringo_addr a;
+    T_OK(ringo_addr_parse(&a, "127.0.0.1:1"));
+    char buf[4];
+    T_EQ(ringo_read(0, buf, sizeof(buf), RINGO_FOREVER), RINGO_ENOTINCORO);
+    T_EQ(ringo_write(1, "x", 1, RINGO_FOREVER), RINGO_ENOTINCORO);
+    T_EQ(ringo_accept(0, NULL, RINGO_FOREVER), RINGO_ENOTINCORO);
+    T_EQ(ringo_tcp_connect(&a, RINGO_FOREVER), RINGO_ENOTINCORO);
+    size_t w = 77;
+    T_EQ(ringo_write_all(1, "x", 1, &w, RINGO_FOREVER), RINGO_ENOTINCORO);
+    T_EQ(w, 0);
+}
+
+/* A client retrying: a refused connect, then a connect to a live
+ * listener (the new socket reuses the failed one's descriptor number). */
+static void retry_main(void *arg)
+{
+    (void)arg;
+    ringo_addr live;
+    int lfd = t_listen(&live);
+    int probe = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    ringo_addr dead;
+    T_OK(ringo_addr_parse(&dead, "127.0.0.1:0"));
+    T_ASSERT(bind(probe, (struct sockaddr *)&dead.ss, dead.len) == 0);
+    dead.len = sizeof(dead.ss);
+    T_ASSERT(getsockname(probe, (struct sockaddr *)&dead.ss, &dead.len) == 0);
+    for (int i = 0; i < 3; i++) {
+        T_EQ(ringo_tcp_connect(&dead, ringo_deadline_in(2 * SEC)), -ECONNREFUSED);
+        int64_t t0 = ringo_now();
+        int fd = ringo_tcp_connect(&live, ringo_deadline_in(2 * SEC));
+        if (fd < 0)
+            T_FAIL("connect to a live listener after a refused one: %d (%s) after %lld ms [%s]", fd,
+                   ringo_err_name(fd), (long long)((ringo_now() - t0) / MS), ringo_backend_name());
+        int s = ringo_accept(lfd, NULL, io_deadline());
+        T_OK(s);
+        T_EQ(ringo_write_all(fd, "ok", 2, NULL, io_deadline()), 2);
+        char b[2];
+        T_EQ(ringo_read_full(s, b, 2, NULL, io_deadline()), 2);
+        T_OK(ringo_close(fd));
+        T_OK(ringo_close(s));
+    }
+    close(probe);
+    T_OK(ringo_close(lfd));
+}
+
+T_CASE(net_connect_after_refused_connect, T_IO)
+{
+    t_run(1, retry_main, NULL);
 }

@@ -15,8 +15,9 @@
  * used from one worker at a time and closed with ringo_close() on the
  * worker that used it last (closing cancels that worker's pending calls on
  * it). Sockets created by ringo are blocking on io_uring and non-blocking
- * on epoll; fds from elsewhere work on both (O_NONBLOCK fds on io_uring are
- * retried after a poll).
+ * on epoll. Pass fds from elsewhere through ringo_fd_prepare() first: a
+ * blocking fd would block the whole worker on epoll. (O_NONBLOCK fds also
+ * work unprepared: io_uring polls and retries on -EAGAIN.)
  *
  * Common errors of every call: -ETIMEDOUT (deadline passed; nothing was
  * transferred), -ECANCELED (caller cancelled, or the fd was closed by
@@ -79,8 +80,11 @@ int ringo_tcp_connect(const ringo_addr *addr, int64_t deadline);
  * -errno. */
 ssize_t ringo_read(int fd, void *buf, size_t len, int64_t deadline);
 
-/* Write up to len bytes once (may be short). Returns bytes written or
- * -errno (-EPIPE if the peer is gone; no SIGPIPE is raised). */
+/* Write up to len bytes once (may be short), with write(2) semantics.
+ * Returns bytes written or -errno (-EPIPE if the peer is gone). Like
+ * write(2) it raises SIGPIPE on a broken socket or pipe unless SIGPIPE is
+ * ignored, which ringo_main does by default (ringo_config.ignore_sigpipe);
+ * ringo_send and ringo_write_all never raise it on sockets. */
 ssize_t ringo_write(int fd, const void *buf, size_t len, int64_t deadline);
 
 /* Write all len bytes, looping over short writes. Returns len, or -errno if

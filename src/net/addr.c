@@ -11,7 +11,8 @@
 
 static int parse_port(const char *s)
 {
-    if (!*s)
+    /* digits only: strtol would also take blanks and signs */
+    if (*s < '0' || *s > '9')
         return -EINVAL;
     char *end;
     long p = strtol(s, &end, 10);

@@ -89,7 +89,9 @@ int ringo_tcp_connect(const ringo_addr *addr, int64_t deadline)
     op.deadline = deadline;
     int r = ringo__io(&op);
     if (r < 0) {
-        close(fd);
+        /* through the backend: epoll must forget its registration, or the
+         * next socket with this number would never be added */
+        ringo_close(fd);
         return r;
     }
     return fd;

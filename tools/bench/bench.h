@@ -13,9 +13,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define BENCH_EXIT_OK 0
+#define BENCH_EXIT_OK     0
 #define BENCH_EXIT_ERRORS 1 /* the run completed but saw errors */
-#define BENCH_EXIT_USAGE 2
+#define BENCH_EXIT_USAGE  2
 
 /* Options common to every mode. */
 typedef struct bench_common {

@@ -59,10 +59,27 @@ int bench_common_option(bench_common *common, int id, const char *arg)
     return 0;
 }
 
+/* A multiplier suffix and its value; tables end with a NULL suffix. */
+typedef struct unit_suffix {
+    const char *suffix;
+    double scale;
+} unit_suffix;
+
+static const unit_suffix byte_units[] = {
+    {"", 1},        {"b", 1},        {"k", 1024},      {"kb", 1024},
+    {"kib", 1024},  {"m", 1 << 20},  {"mb", 1 << 20},  {"mib", 1 << 20},
+    {"g", 1 << 30}, {"gb", 1 << 30}, {"gib", 1 << 30}, {NULL, 0},
+};
+static const unit_suffix count_units[] = {
+    {"", 1}, {"k", 1e3}, {"m", 1e6}, {"g", 1e9}, {NULL, 0},
+};
+static const unit_suffix second_units[] = {
+    {"", 1}, {"s", 1}, {"ms", 1e-3}, {"us", 1e-6}, {"m", 60}, {"min", 60}, {"h", 3600}, {NULL, 0},
+};
+
 /* A number with an optional multiplier suffix, as a double so "2.5k" and
  * "1e6" work; the callers check range and integrality. */
-static int parse_scaled(const char *text, const char *const *suffixes, const double *scales,
-                        double *out)
+static int parse_scaled(const char *text, const unit_suffix *units, double *out)
 {
     if (!text || !*text || !(isdigit((unsigned char)text[0]) || text[0] == '.'))
         return -1;
@@ -70,9 +87,9 @@ static int parse_scaled(const char *text, const char *const *suffixes, const dou
     double v = strtod(text, &end);
     if (end == text || !isfinite(v))
         return -1;
-    for (int i = 0; suffixes[i]; i++) {
-        if (strcasecmp(end, suffixes[i]) == 0) {
-            *out = v * scales[i];
+    for (const unit_suffix *u = units; u->suffix; u++) {
+        if (strcasecmp(end, u->suffix) == 0) {
+            *out = v * u->scale;
             return 0;
         }
     }
@@ -80,10 +97,10 @@ static int parse_scaled(const char *text, const char *const *suffixes, const dou
 }
 
 static int parse_integer(const char *what, const char *text, uint64_t min, uint64_t max,
-                         const char *const *suffixes, const double *scales, uint64_t *out)
+                         const unit_suffix *units, uint64_t *out)
 {
     double v;
-    if (parse_scaled(text, suffixes, scales, &v) < 0)
+    if (parse_scaled(text, units, &v) < 0)
         return bad_value(what, text, "not a number");
     if (v != floor(v))
         return bad_value(what, text, "not a whole number");
@@ -96,35 +113,24 @@ static int parse_integer(const char *what, const char *text, uint64_t min, uint6
     return 0;
 }
 
-int bench_parse_bytes(const char *what, const char *text, uint64_t min, uint64_t max,
-                      uint64_t *out)
+int bench_parse_bytes(const char *what, const char *text, uint64_t min, uint64_t max, uint64_t *out)
 {
-    static const char *const suffixes[] = {"", "b", "k", "kb", "kib", "m", "mb", "mib",
-                                           "g", "gb", "gib", NULL};
-    static const double scales[] = {1, 1, 1024, 1024, 1024, 1048576, 1048576, 1048576,
-                                    1073741824.0, 1073741824.0, 1073741824.0};
-    return parse_integer(what, text, min, max, suffixes, scales, out);
+    return parse_integer(what, text, min, max, byte_units, out);
 }
 
-int bench_parse_count(const char *what, const char *text, uint64_t min, uint64_t max,
-                      uint64_t *out)
+int bench_parse_count(const char *what, const char *text, uint64_t min, uint64_t max, uint64_t *out)
 {
-    static const char *const suffixes[] = {"", "k", "m", "g", NULL};
-    static const double scales[] = {1, 1e3, 1e6, 1e9};
-    return parse_integer(what, text, min, max, suffixes, scales, out);
+    return parse_integer(what, text, min, max, count_units, out);
 }
 
-int bench_parse_seconds(const char *what, const char *text, double min, double max,
-                        double *out)
+int bench_parse_seconds(const char *what, const char *text, double min, double max, double *out)
 {
-    static const char *const suffixes[] = {"", "s", "ms", "us", "m", "min", "h", NULL};
-    static const double scales[] = {1, 1, 1e-3, 1e-6, 60, 60, 3600};
     double v;
-    if (parse_scaled(text, suffixes, scales, &v) < 0)
+    if (parse_scaled(text, second_units, &v) < 0)
         return bad_value(what, text, "expected seconds like 5, 2.5s, 500ms or 1m");
     if (v < min || v > max) {
-        fprintf(stderr, "%s: bad %s '%s': must be in [%g, %g] seconds\n", bench_prog, what,
-                text, min, max);
+        fprintf(stderr, "%s: bad %s '%s': must be in [%g, %g] seconds\n", bench_prog, what, text,
+                min, max);
         return -1;
     }
     *out = v;
@@ -193,7 +199,6 @@ int bench_run(const bench_common *common, void (*fn)(void *arg), void *arg)
     cfg.on_signal = on_signal;
     int rc = ringo_main(&cfg, fn, arg);
     if (rc < 0)
-        fprintf(stderr, "%s: cannot start the ringo runtime: %s\n", bench_prog,
-                ringo_strerror(rc));
+        fprintf(stderr, "%s: cannot start the ringo runtime: %s\n", bench_prog, ringo_strerror(rc));
     return rc;
 }

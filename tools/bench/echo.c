@@ -40,16 +40,23 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define NS_PER_S 1000000000LL
+#define NS_PER_S  1000000000LL
 #define NS_PER_MS 1000000LL
 
 /* Per read/write/connect: a dead or stuck server ends that connection with
  * an error instead of hanging the run. */
-#define IO_TIMEOUT_NS (10 * NS_PER_S)
+#define IO_TIMEOUT_NS      (10 * NS_PER_S)
 #define CONNECT_TIMEOUT_NS (10 * NS_PER_S)
+/* How long a write may stall while echoes are owed before we go and read
+ * them (see conn_run). Long enough not to churn on a merely busy server. */
+#define WRITE_SLICE_NS (2 * NS_PER_MS)
+/* Bytes written but not yet echoed back, at most: a write then rarely
+ * stalls at all (the echoes fit in the socket buffers on the way back),
+ * and the slice above is only the safety net. */
+#define WRITE_AHEAD_MAX (512 * 1024)
 /* Refused/reset connects are retried: a listener whose accept queue is
  * momentarily full (or a server still starting) refuses or resets. */
-#define CONNECT_ATTEMPTS 5
+#define CONNECT_ATTEMPTS   5
 #define CONNECT_BACKOFF_NS (50 * NS_PER_MS)
 /* Default connects in flight at once (each until its first echo is back).
  * Listen backlogs are often small (128 on older kernels, 5 in Python's
@@ -71,9 +78,9 @@
  * and "every connection failed" are discovered this way). */
 #define MAIN_POLL_NS (5 * NS_PER_MS)
 
-#define MAX_CONNS 1000000
-#define MAX_PIPELINE 4096
-#define MAX_MESSAGE (64ull << 20)
+#define MAX_CONNS       1000000
+#define MAX_PIPELINE    4096
+#define MAX_MESSAGE     (64ull << 20)
 #define MAX_CONN_BUFFER (1ull << 30)
 
 typedef struct echo_opts {
@@ -106,6 +113,7 @@ typedef struct worker_state {
 
 typedef struct inflight_msg {
     int64_t sent_ns;
+    size_t size;
     uint8_t counted;  /* sent inside the window */
     uint8_t ticketed; /* holds one unit of the -n budget */
 } inflight_msg;
@@ -114,15 +122,19 @@ typedef struct echo_conn {
     uint32_t id;
     int fd;
     worker_state *ws;
-    uint64_t next_seq;    /* sequence number of the next message to send */
-    uint64_t recv_seq;    /* message whose echo is being read */
-    uint64_t recv_key;    /* its pattern key and size, valid when recv_off > 0 */
+    uint64_t next_seq; /* sequence number of the next message to send */
+    uint64_t recv_seq; /* message whose echo is being read */
+    uint64_t recv_key; /* its pattern key and size, valid when recv_off > 0 */
     size_t recv_size;
     size_t recv_off;      /* bytes of it read so far */
     unsigned inflight;    /* next_seq - recv_seq */
-    size_t pending_bytes; /* sent and not yet echoed */
-    inflight_msg *ring;   /* indexed by seq % pipeline */
-    uint8_t *send_buf;    /* size_max * pipeline: one write per batch */
+    size_t pending_bytes; /* of messages in flight, not yet echoed back */
+    size_t unsent;        /* of those, still in send_buf, from send_off */
+    size_t send_off;
+    uint64_t stamp_seq; /* first message of the batch not yet given a send time */
+    size_t stamp_off;   /* its offset in send_buf */
+    inflight_msg *ring; /* indexed by seq % pipeline */
+    uint8_t *send_buf;  /* size_max * pipeline: one write per batch */
     size_t send_cap;
     uint8_t *recv_buf;
     size_t recv_cap;
@@ -158,6 +170,7 @@ typedef struct echo_result {
     char backend[16];
     int workers;
     int have_stats;
+    int stats_whole_run; /* the window never began: counters since start-up */
     ringo_counters stats_start, stats_end;
 } echo_result;
 
@@ -171,9 +184,8 @@ static inline void add_relaxed(_Atomic uint64_t *p, uint64_t v)
 static void store_min(_Atomic int64_t *p, int64_t v)
 {
     int64_t cur = LOAD(p);
-    while (v < cur &&
-           !atomic_compare_exchange_weak_explicit(p, &cur, v, memory_order_relaxed,
-                                                  memory_order_relaxed)) {
+    while (v < cur && !atomic_compare_exchange_weak_explicit(p, &cur, v, memory_order_relaxed,
+                                                             memory_order_relaxed)) {
     }
 }
 
@@ -231,8 +243,8 @@ static void report_io_error(const echo_conn *c, const char *op, long rc, int64_t
     }
 }
 
-static void report_mismatch(const echo_conn *c, uint64_t seq, uint64_t key, size_t size,
-                            size_t at, uint8_t got)
+static void report_mismatch(const echo_conn *c, uint64_t seq, uint64_t key, size_t size, size_t at,
+                            uint8_t got)
 {
     conn_error(c,
                "echo mismatch in message %llu (%zu bytes) at byte %zu: expected 0x%02x, got "
@@ -254,8 +266,7 @@ static int take_ticket(worker_state *ws)
         while (left > 0) {
             int64_t take = left < TICKET_BATCH ? left : TICKET_BATCH;
             if (atomic_compare_exchange_weak_explicit(&run.tickets_left, &left, left - take,
-                                                      memory_order_relaxed,
-                                                      memory_order_relaxed)) {
+                                                      memory_order_relaxed, memory_order_relaxed)) {
                 ws->ticket_pool += (uint64_t)take;
                 ws->tickets_outstanding += (uint64_t)take;
                 break;
@@ -333,8 +344,8 @@ static int connect_with_retry(echo_conn *c, int *attempts)
         if (fd >= 0 || attempt >= CONNECT_ATTEMPTS || !connect_retryable(fd))
             return fd;
         /* Jitter, so a burst refused together does not come back together. */
-        int64_t jitter = (int64_t)(pattern_mix(((uint64_t)c->id << 8) + (uint64_t)attempt) %
-                                   (uint64_t)backoff);
+        int64_t jitter =
+            (int64_t)(pattern_mix(((uint64_t)c->id << 8) + (uint64_t)attempt) % (uint64_t)backoff);
         if (ringo_sleep(backoff + jitter) < 0)
             return -ECANCELED;
         backoff *= 2;
@@ -362,16 +373,17 @@ static void conn_free(echo_conn *c)
 }
 
 /* Fill the pipeline: generate as many messages as there is room for into
- * the send buffer and write them with one call. Returns 0 or -errno. */
-static int send_more(echo_conn *c)
+ * the send buffer, to go out with one write. Sends nothing once the window
+ * is over. */
+static void prepare_batch(echo_conn *c)
 {
     const echo_opts *o = run.opt;
     unsigned room = o->pipeline - c->inflight;
     if (room == 0)
-        return 0;
+        return;
     int64_t now = ringo_now();
     if (LOAD(&run.done) || now >= LOAD(&run.measure_end_ns))
-        return 0;
+        return;
     int in_window = now >= LOAD(&run.measure_start_ns);
     size_t len = 0;
     for (unsigned k = 0; k < room; k++) {
@@ -381,18 +393,17 @@ static int send_more(echo_conn *c)
         pattern_fill(key, c->send_buf + len, size);
         len += size;
         inflight_msg *m = &c->ring[seq % o->pipeline];
+        m->size = size;
         m->ticketed = in_window && o->messages && take_ticket(c->ws);
         m->counted = in_window && (!o->messages || m->ticketed);
     }
-    /* Timestamp after generating, so latency does not include our own fill. */
-    int64_t sent_ns = ringo_now();
-    for (unsigned k = 0; k < room; k++)
-        c->ring[(c->next_seq + k) % o->pipeline].sent_ns = sent_ns;
+    c->stamp_seq = c->next_seq;
+    c->stamp_off = 0;
     c->next_seq += room;
     c->inflight += room;
     c->pending_bytes += len;
-    ssize_t rc = ringo_write_all(c->fd, c->send_buf, len, NULL, sent_ns + IO_TIMEOUT_NS);
-    return rc < 0 ? (int)rc : 0;
+    c->send_off = 0;
+    c->unsent = len;
 }
 
 static void complete_message(echo_conn *c, int64_t now, int64_t window_end)
@@ -443,23 +454,74 @@ static int consume(echo_conn *c, const uint8_t *p, size_t n, int64_t now)
     return 0;
 }
 
+/* A message is sent when the write that carries its first byte starts
+ * (after generating it, so latency does not include our own fill). */
+static void stamp_messages(echo_conn *c, size_t chunk, int64_t now)
+{
+    size_t end = c->send_off + chunk;
+    while (c->stamp_seq < c->next_seq && c->stamp_off < end) {
+        inflight_msg *m = &c->ring[c->stamp_seq % run.opt->pipeline];
+        m->sent_ns = now;
+        c->stamp_off += m->size;
+        c->stamp_seq++;
+    }
+}
+
+/* One coroutine both writes and reads, so a write must never wait for
+ * long while the server owes us echoes: a server that echoes with
+ * back-pressure stops reading while its writes to us are blocked, and they
+ * stay blocked until we read. With more bytes in flight than the socket
+ * buffers hold (large messages, deep pipelines), waiting in the write
+ * would deadlock. So at most WRITE_AHEAD_MAX bytes are owed at a time,
+ * and a write gets WRITE_SLICE_NS; if it stalls, what went out is kept,
+ * the echoes owed so far are read, and the write resumes. A write that
+ * moves nothing for IO_TIMEOUT_NS is an error. */
 static void conn_run(echo_conn *c)
 {
+    int64_t write_stalled_since = 0; /* 0: the last write made progress */
     for (;;) {
-        int rc = send_more(c);
-        if (rc < 0) {
-            report_io_error(c, "write", rc, 0);
-            return;
+        if (c->unsent == 0)
+            prepare_batch(c);
+        size_t owed = c->pending_bytes - c->unsent; /* written, echo not yet read */
+        if (c->unsent > 0 && owed < WRITE_AHEAD_MAX) {
+            size_t chunk = WRITE_AHEAD_MAX - owed;
+            if (chunk > c->unsent)
+                chunk = c->unsent;
+            int64_t now = ringo_now();
+            stamp_messages(c, chunk, now);
+            size_t written = 0;
+            ssize_t rc = ringo_write_all(c->fd, c->send_buf + c->send_off, chunk, &written,
+                                         now + WRITE_SLICE_NS);
+            if (rc >= 0 || written > chunk)
+                written = chunk;
+            c->send_off += written;
+            c->unsent -= written;
+            owed += written;
+            if (rc < 0 && rc != -ETIMEDOUT) {
+                report_io_error(c, "write", (long)rc, 0);
+                return;
+            }
+            if (written > 0) {
+                write_stalled_since = 0;
+            } else if (write_stalled_since == 0) {
+                write_stalled_since = ringo_now();
+            } else if (ringo_now() - write_stalled_since >= IO_TIMEOUT_NS) {
+                report_io_error(c, "write", -ETIMEDOUT, 0);
+                return;
+            }
         }
-        if (c->inflight == 0)
-            return; /* the window is over and every echo is back */
+        if (owed == 0) {
+            if (c->unsent == 0)
+                return; /* the window is over and every echo is back */
+            continue;   /* the server is not reading yet and owes nothing */
+        }
         int64_t deadline = ringo_deadline_in(IO_TIMEOUT_NS);
         int64_t drain_deadline = LOAD(&run.drain_deadline_ns);
         if (drain_deadline < deadline)
             deadline = drain_deadline;
         /* Never ask for more than is owed: anything beyond it would be the
          * server's invention and is caught by the next message's check. */
-        size_t want = c->pending_bytes < c->recv_cap ? c->pending_bytes : c->recv_cap;
+        size_t want = owed < c->recv_cap ? owed : c->recv_cap;
         ssize_t n = ringo_read(c->fd, c->recv_buf, want, deadline);
         if (n <= 0) {
             report_io_error(c, "read", (long)n, deadline);
@@ -678,7 +740,8 @@ static void echo_coro_main(void *arg)
     uint64_t spawned = 0;
     /* seq_cst loads: once every connect has finished, its c->fd is visible */
     while (atomic_load(&run.connects_finished) < o->conns) {
-        while (spawned < o->conns && spawned - LOAD(&run.connects_finished) < o->connect_concurrency)
+        while (spawned < o->conns &&
+               spawned - LOAD(&run.connects_finished) < o->connect_concurrency)
             spawn_connect(spawned++);
         if (atomic_load(&run.connects_finished) >= o->conns)
             break;
@@ -758,12 +821,20 @@ static void echo_coro_main(void *arg)
         /* A connection blocked in a write does not see the drain deadline;
          * past this, ringo_stop() cancels it and it reports an error. */
         int64_t give_up = drain_deadline + NS_PER_S / 2;
-        while (LOAD(&run.conns_live) > 0 && ringo_now() < give_up) {
+        for (int64_t t = ringo_now(); LOAD(&run.conns_live) > 0 && t < give_up; t = ringo_now()) {
+            if (t >= tk.next_ns)
+                tick(&tk, t, "draining");
             if (ringo_sleep(NS_PER_MS) < 0)
                 break;
         }
         if (LOAD(&run.conns_live) > 0)
             atomic_store(&run.forced_stop, 1);
+    }
+    if (o->common.verbose && !res->have_stats) {
+        /* No window to frame the counters: show the whole run instead. */
+        memset(&res->stats_start, 0, sizeof res->stats_start);
+        res->have_stats = ringo_stats(&res->stats_end) == 0;
+        res->stats_whole_run = 1;
     }
     free(tk.scratch);
     ringo_stop();
@@ -778,8 +849,9 @@ static void print_verbose_stats(const echo_result *res, uint64_t msgs)
 #define RINGO_BENCH_DELTA(name, desc) d.name -= a->name;
     RINGO_STATS_MAP(RINGO_BENCH_DELTA)
 #undef RINGO_BENCH_DELTA
-    fprintf(stderr, "ringo counters of this client over the measured window (%s, %d workers):\n",
-            res->backend, res->workers);
+    fprintf(stderr, "ringo counters of this client over %s (%s, %d workers):\n",
+            res->stats_whole_run ? "the whole run" : "the measured window", res->backend,
+            res->workers);
     ringo_stats_print(&d, 2);
     if (msgs) {
         double m = (double)msgs;
@@ -805,25 +877,24 @@ static void report(const echo_opts *o, const echo_result *res, const hist *lat, 
     double max = (double)hist_max(lat) / 1e3;
     if (o->common.json) {
         printf("{\"msgs\":%llu,\"duration_s\":%.6f,\"msgs_per_s\":%.1f,\"mb_per_s\":%.3f,"
-               "\"p50_us\":%.1f,\"p90_us\":%.1f,\"p99_us\":%.1f,\"p999_us\":%.1f,"
-               "\"max_us\":%.1f,\"errors\":%llu,\"conns\":%llu,\"size\":%zu,\"pipeline\":%u}\n",
+               "\"p50_us\":%.3f,\"p90_us\":%.3f,\"p99_us\":%.3f,\"p999_us\":%.3f,"
+               "\"max_us\":%.3f,\"errors\":%llu,\"conns\":%llu,\"size\":%zu,\"pipeline\":%u}\n",
                (unsigned long long)msgs, secs, rate, mbps, p50, p90, p99, p999, max,
-               (unsigned long long)errors, (unsigned long long)o->conns, o->size_min,
-               o->pipeline);
+               (unsigned long long)errors, (unsigned long long)o->conns, o->size_min, o->pipeline);
     } else {
         char size[64];
         if (o->size_max > o->size_min)
             snprintf(size, sizeof size, "%zu..%zu B (uniform)", o->size_min, o->size_max);
         else
             snprintf(size, sizeof size, "%zu B", o->size_min);
-        printf("echo %s: %llu conns, %s messages, pipeline %u, %d workers (%s)%s\n",
-               o->addr_text, (unsigned long long)o->conns, size, o->pipeline, res->workers,
-               res->backend, res->interrupted ? ", interrupted" : "");
+        printf("echo %s: %llu conns, %s messages, pipeline %u, %d workers (%s)%s\n", o->addr_text,
+               (unsigned long long)o->conns, size, o->pipeline, res->workers, res->backend,
+               res->interrupted ? ", interrupted" : "");
         printf("  window      %.3f s (warmup %.3g s)\n", secs, o->warmup_s);
         printf("  messages    %llu  (%.0f msgs/s)\n", (unsigned long long)msgs, rate);
         printf("  payload     %.2f MB/s  (echoed bytes, counted once)\n", mbps);
-        printf("  latency us  p50 %.1f  p90 %.1f  p99 %.1f  p99.9 %.1f  max %.1f  mean %.1f\n",
-               p50, p90, p99, p999, max, hist_mean(lat) / 1e3);
+        printf("  latency us  p50 %.1f  p90 %.1f  p99 %.1f  p99.9 %.1f  max %.1f  mean %.1f\n", p50,
+               p90, p99, p999, max, hist_mean(lat) / 1e3);
         printf("  errors      %llu\n", (unsigned long long)errors);
     }
     fflush(stdout);
@@ -849,14 +920,15 @@ static void usage(FILE *out)
             "      --size-max BYTES   random sizes, uniform in [size, size-max] per message\n"
             "  -d, --duration SECS    length of the measured window (default 5)\n"
             "  -n, --messages N       instead: end after N measured messages in total\n"
-            "  -p, --pipeline DEPTH   messages in flight per connection (default 1)\n"
+            "  -p, --pipeline DEPTH   messages in flight per connection (default 1; at most\n"
+            "                         %d KiB of unanswered bytes per connection at a time)\n"
             "      --warmup SECS      unmeasured time before the window (default 0)\n"
             "      --connect-concurrency N  connects in flight at once (default %d; lower it\n"
             "                         for servers with a tiny listen backlog)\n"
             "%s"
             "\n"
             "Exit status: 0 no errors, 1 errors (or nothing measured), 2 usage.\n",
-            bench_prog, DEFAULT_CONNECTING, bench_common_usage);
+            bench_prog, WRITE_AHEAD_MAX / 1024, DEFAULT_CONNECTING, bench_common_usage);
 }
 
 static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -908,8 +980,11 @@ static int parse_args(echo_opts *o, int argc, char **argv)
 {
     uint64_t v;
     int have_duration = 0, have_size_max = 0;
-    *o = (echo_opts){.conns = 10, .size_min = 1024, .duration_s = 5, .pipeline = 1,
-                       .connect_concurrency = DEFAULT_CONNECTING};
+    *o = (echo_opts){.conns = 10,
+                     .size_min = 1024,
+                     .duration_s = 5,
+                     .pipeline = 1,
+                     .connect_concurrency = DEFAULT_CONNECTING};
     optind = 1;
     opterr = 0;
     for (;;) {

@@ -18,7 +18,7 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
-#define HIST_SUB_BITS 6
+#define HIST_SUB_BITS  6
 #define HIST_SUB_COUNT (1u << HIST_SUB_BITS)
 /* Index of UINT64_MAX plus one: (63 - SUB_BITS) shifts of SUB_COUNT
  * buckets above the exact range, plus the exact range itself. */

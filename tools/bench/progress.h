@@ -18,13 +18,13 @@ int progress_enabled(void);
 
 /* What one status line shows. Negative fields are left out. */
 typedef struct progress_sample {
-    double elapsed_s;       /* since the run started (connections up) */
-    const char *phase;      /* "connecting", "warmup", "measuring", ... */
-    double rate_per_s;      /* units of the last interval per second */
-    const char *rate_unit;  /* "msgs/s", "req/s" */
-    int64_t p99_ns;         /* p99 of the measured window so far */
+    double elapsed_s;      /* since the run started (connections up) */
+    const char *phase;     /* "connecting", "warmup", "measuring", ... */
+    double rate_per_s;     /* units of the last interval per second */
+    const char *rate_unit; /* "msgs/s", "req/s" */
+    int64_t p99_ns;        /* p99 of the measured window so far */
     uint64_t errors;
-    uint64_t conns_up;      /* connections currently open */
+    uint64_t conns_up; /* connections currently open */
     uint64_t conns_total;
 } progress_sample;
 

@@ -74,14 +74,7 @@ static void serve_conn(void *arg)
 
 static void accept_loop(void *arg)
 {
-    (void)arg;
-    int lfd = ringo_tcp_listen(&opt.addr, 4096, RINGO_LISTEN_REUSEPORT);
-    if (lfd < 0) {
-        fprintf(stderr, "ringo-echo: listen on %s:%d: %s\n", opt.host, opt.port,
-                ringo_strerror(lfd));
-        ringo_stop();
-        return;
-    }
+    int lfd = (int)(intptr_t)arg;
     int64_t last_emfile_log = 0;
     uint64_t emfile = 0;
     for (;;) {
@@ -118,14 +111,25 @@ static void main_coro(void *arg)
     (void)arg;
     int n = ringo_workers();
     ringo_coro **h = calloc((size_t)n, sizeof(*h));
+    /* All listeners are bound before "listening" is printed, so a client
+     * that waits for that line can connect at once. */
     for (int i = 0; i < n; i++) {
-        int r = ringo_go_on(i, accept_loop, NULL, &h[i]);
+        int lfd = ringo_tcp_listen(&opt.addr, 4096, RINGO_LISTEN_REUSEPORT);
+        if (lfd < 0) {
+            fprintf(stderr, "ringo-echo: listen on %s:%d: %s\n", opt.host, opt.port,
+                    ringo_strerror(lfd));
+            ringo_stop();
+            break;
+        }
+        int r = ringo_go_on(i, accept_loop, (void *)(intptr_t)lfd, &h[i]);
         if (r < 0) {
             fprintf(stderr, "ringo-echo: spawn: %s\n", ringo_strerror(r));
+            ringo_close(lfd);
             ringo_stop();
+            break;
         }
     }
-    if (!opt.quiet) {
+    if (!opt.quiet && !ringo_stopping()) {
         char a[128];
         ringo_addr_format(&opt.addr, a, sizeof(a));
         fprintf(stderr, "ringo-echo: listening on %s, %d worker(s), backend %s\n", a, n,
