@@ -9,9 +9,9 @@
 #ifndef RINGO_H
 #define RINGO_H
 
-#define RINGO_VERSION_MAJOR 0
-#define RINGO_VERSION_MINOR 1
-#define RINGO_VERSION_PATCH 0
+#define RINGO_VERSION_MAJOR  0
+#define RINGO_VERSION_MINOR  1
+#define RINGO_VERSION_PATCH  0
 #define RINGO_VERSION_STRING "0.1.0"
 
 #include "ringo/error.h"

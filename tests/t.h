@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#define T_IO 0x1   /* run under RINGO_BACKEND=uring and RINGO_BACKEND=epoll */
+#define T_IO   0x1 /* run under RINGO_BACKEND=uring and RINGO_BACKEND=epoll */
 #define T_SLOW 0x2 /* 120 s timeout instead of 30 s */
 
 struct t_case {
@@ -26,52 +26,51 @@ struct t_case {
 };
 void t_register(struct t_case *c);
 
-#define T_CASE(name_, flags_)                                                  \
-    static void t_fn_##name_(void);                                            \
-    static struct t_case t_case_##name_ = {#name_, __FILE__, t_fn_##name_,     \
-                                           (flags_), NULL};                    \
-    __attribute__((constructor)) static void t_reg_##name_(void)               \
-    {                                                                          \
-        t_register(&t_case_##name_);                                           \
-    }                                                                          \
+#define T_CASE(name_, flags_)                                                                      \
+    static void t_fn_##name_(void);                                                                \
+    static struct t_case t_case_##name_ = {#name_, __FILE__, t_fn_##name_, (flags_), NULL};        \
+    __attribute__((constructor)) static void t_reg_##name_(void)                                   \
+    {                                                                                              \
+        t_register(&t_case_##name_);                                                               \
+    }                                                                                              \
     static void t_fn_##name_(void)
 
-#define T_FAIL(...)                                                            \
-    do {                                                                       \
-        fprintf(stderr, "  %s:%d: ", __FILE__, __LINE__);                      \
-        fprintf(stderr, __VA_ARGS__);                                          \
-        fprintf(stderr, "\n");                                                 \
-        fflush(stderr);                                                        \
-        _exit(1);                                                              \
+#define T_FAIL(...)                                                                                \
+    do {                                                                                           \
+        fprintf(stderr, "  %s:%d: ", __FILE__, __LINE__);                                          \
+        fprintf(stderr, __VA_ARGS__);                                                              \
+        fprintf(stderr, "\n");                                                                     \
+        fflush(stderr);                                                                            \
+        _exit(1);                                                                                  \
     } while (0)
 
-#define T_ASSERT(c)                                                            \
-    do {                                                                       \
-        if (!(c))                                                              \
-            T_FAIL("assertion failed: %s", #c);                                \
+#define T_ASSERT(c)                                                                                \
+    do {                                                                                           \
+        if (!(c))                                                                                  \
+            T_FAIL("assertion failed: %s", #c);                                                    \
     } while (0)
 
-#define T_EQ(a, b)                                                             \
-    do {                                                                       \
-        long long t_a_ = (long long)(a), t_b_ = (long long)(b);                \
-        if (t_a_ != t_b_)                                                      \
-            T_FAIL("%s == %s failed: %lld != %lld", #a, #b, t_a_, t_b_);       \
+#define T_EQ(a, b)                                                                                 \
+    do {                                                                                           \
+        long long t_a_ = (long long)(a), t_b_ = (long long)(b);                                    \
+        if (t_a_ != t_b_)                                                                          \
+            T_FAIL("%s == %s failed: %lld != %lld", #a, #b, t_a_, t_b_);                           \
     } while (0)
 
 /* Assert a ringo return value is >= 0, printing the error name if not. */
-#define T_OK(x)                                                                \
-    do {                                                                       \
-        long long t_r_ = (long long)(x);                                       \
-        if (t_r_ < 0)                                                          \
-            T_FAIL("%s failed: %lld (%s)", #x, t_r_, ringo_err_name((int)t_r_)); \
+#define T_OK(x)                                                                                    \
+    do {                                                                                           \
+        long long t_r_ = (long long)(x);                                                           \
+        if (t_r_ < 0)                                                                              \
+            T_FAIL("%s failed: %lld (%s)", #x, t_r_, ringo_err_name((int)t_r_));                   \
     } while (0)
 
-#define T_SKIP(...)                                                            \
-    do {                                                                       \
-        fprintf(stderr, "  skip: ");                                           \
-        fprintf(stderr, __VA_ARGS__);                                          \
-        fprintf(stderr, "\n");                                                 \
-        _exit(77);                                                             \
+#define T_SKIP(...)                                                                                \
+    do {                                                                                           \
+        fprintf(stderr, "  skip: ");                                                               \
+        fprintf(stderr, __VA_ARGS__);                                                              \
+        fprintf(stderr, "\n");                                                                     \
+        _exit(77);                                                                                 \
     } while (0)
 
 /* Run fn(arg) under ringo_main with `workers` workers (0 = default) and the

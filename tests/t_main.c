@@ -99,8 +99,8 @@ static int run_one(struct t_case *c, const char *backend, int verbose)
         return 2;
     }
     if (WIFSIGNALED(status))
-        printf("FAIL %s [%s]: killed by signal %d (%s)\n", c->name, backend,
-               WTERMSIG(status), strsignal(WTERMSIG(status)));
+        printf("FAIL %s [%s]: killed by signal %d (%s)\n", c->name, backend, WTERMSIG(status),
+               strsignal(WTERMSIG(status)));
     else
         printf("FAIL %s [%s]: exit %d\n", c->name, backend, WEXITSTATUS(status));
     return 1;

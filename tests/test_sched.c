@@ -71,10 +71,10 @@ static long regs_across_yield(long seed)
                      "lea 128(%%rsp), %%rsp\n\t"
                      : "=a"(bad), "+D"(seed)
                      :
-                     : "rbx", "rcx", "rdx", "rsi", "r8", "r9", "r10", "r11", "r12", "r13",
-                       "r14", "r15", "memory", "cc", "xmm0", "xmm1", "xmm2", "xmm3", "xmm4",
-                       "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", "xmm10", "xmm11", "xmm12",
-                       "xmm13", "xmm14", "xmm15");
+                     : "rbx", "rcx", "rdx", "rsi", "r8", "r9", "r10", "r11", "r12", "r13", "r14",
+                       "r15", "memory", "cc", "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5",
+                       "xmm6", "xmm7", "xmm8", "xmm9", "xmm10", "xmm11", "xmm12", "xmm13", "xmm14",
+                       "xmm15");
     return bad;
 }
 #endif
@@ -318,7 +318,8 @@ T_CASE(sleep_cancel_exit_errors, 0)
     T_EQ(ringo_yield(), RINGO_ENOTINCORO);
     T_ASSERT(ringo_self() == NULL);
     T_EQ(ringo_worker_id(), -1);
-    T_ASSERT(strcmp(ringo_strerror(RINGO_ENOTINCORO), "call must be made from inside a ringo coroutine") == 0);
+    T_ASSERT(strcmp(ringo_strerror(RINGO_ENOTINCORO),
+                    "call must be made from inside a ringo coroutine") == 0);
     T_ASSERT(strcmp(ringo_err_name(-ETIMEDOUT), "ETIMEDOUT") == 0);
     ringo_config cfg;
     ringo_config_init(&cfg);

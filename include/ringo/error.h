@@ -18,9 +18,9 @@ extern "C" {
 #define RINGO_ERR_BASE 10000
 
 /* X(name, value offset, message) */
-#define RINGO_ERRNO_MAP(X)                                                     \
-    X(NOTINCORO, 1, "call must be made from inside a ringo coroutine")         \
-    X(NOBACKEND, 2, "no usable I/O backend (io_uring and epoll unavailable)")  \
+#define RINGO_ERRNO_MAP(X)                                                                         \
+    X(NOTINCORO, 1, "call must be made from inside a ringo coroutine")                             \
+    X(NOBACKEND, 2, "no usable I/O backend (io_uring and epoll unavailable)")                      \
     X(STOPPED, 3, "the runtime is stopping")
 
 enum {

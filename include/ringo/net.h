@@ -58,7 +58,7 @@ int ringo_addr_port(const ringo_addr *addr);
 
 /* Listening TCP socket options for ringo_tcp_listen. */
 #define RINGO_LISTEN_REUSEPORT 0x1 /* SO_REUSEPORT: one listener per worker */
-#define RINGO_LISTEN_V6ONLY 0x2    /* IPv6 only (default: dual-stack) */
+#define RINGO_LISTEN_V6ONLY    0x2 /* IPv6 only (default: dual-stack) */
 
 /* Create a TCP listener bound to addr (SO_REUSEADDR always; flags above)
  * with the given backlog (<= 0: SOMAXCONN). Returns the fd or -errno
@@ -90,8 +90,7 @@ ssize_t ringo_write(int fd, const void *buf, size_t len, int64_t deadline);
 /* Write all len bytes, looping over short writes. Returns len, or -errno if
  * an error or the deadline stopped it; *written (if not NULL) then says how
  * many bytes went out before. */
-ssize_t ringo_write_all(int fd, const void *buf, size_t len, size_t *written,
-                        int64_t deadline);
+ssize_t ringo_write_all(int fd, const void *buf, size_t len, size_t *written, int64_t deadline);
 
 /* Read exactly len bytes unless the stream ends. Returns len, the short
  * count at end of stream, or -errno (bytes read before an error are

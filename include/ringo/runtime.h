@@ -27,32 +27,32 @@ extern "C" {
 #endif
 
 #define RINGO_FOREVER ((int64_t)-1)
-#define RINGO_NOWAIT ((int64_t)0)
+#define RINGO_NOWAIT  ((int64_t)0)
 
 typedef struct ringo_coro ringo_coro;
 
 /* Runtime configuration. Fill with ringo_config_init() (defaults, then the
  * environment), then change what you need. */
 typedef struct ringo_config {
-    int workers;            /* worker threads; 0 = CPUs in our affinity mask.
-                               env RINGO_WORKERS */
-    const char *backend;    /* "auto", "uring" or "epoll"; NULL = "auto".
-                               env RINGO_BACKEND */
-    size_t stack_size;      /* usable bytes per coroutine stack (rounded up to
-                               pages); default 64 KiB, committed lazily.
-                               env RINGO_STACK_SIZE */
-    unsigned ring_entries;  /* io_uring SQ entries per worker; default 1024 */
-    int pin_workers;        /* 1: pin worker i to the i-th CPU of the mask.
-                               env RINGO_PIN=1 */
-    int handle_signals;     /* 1 (default): SIGINT/SIGTERM call ringo_stop();
-                               SIGUSR1 calls on_signal. Signals are blocked in
-                               workers and taken by one signal thread. */
+    int workers;                  /* worker threads; 0 = CPUs in our affinity mask.
+                                     env RINGO_WORKERS */
+    const char *backend;          /* "auto", "uring" or "epoll"; NULL = "auto".
+                                     env RINGO_BACKEND */
+    size_t stack_size;            /* usable bytes per coroutine stack (rounded up to
+                                     pages); default 64 KiB, committed lazily.
+                                     env RINGO_STACK_SIZE */
+    unsigned ring_entries;        /* io_uring SQ entries per worker; default 1024 */
+    int pin_workers;              /* 1: pin worker i to the i-th CPU of the mask.
+                                     env RINGO_PIN=1 */
+    int handle_signals;           /* 1 (default): SIGINT/SIGTERM call ringo_stop();
+                                     SIGUSR1 calls on_signal. Signals are blocked in
+                                     workers and taken by one signal thread. */
     void (*on_signal)(int signo); /* called on the signal thread for SIGUSR1,
                                      and for SIGINT/SIGTERM after the stop */
-    int ignore_sigpipe;     /* 1 (default): SIGPIPE is ignored process-wide so
-                               a write to a closed peer returns -EPIPE */
-    int verbose;            /* 1: log backend choice and features to stderr.
-                               env RINGO_VERBOSE=1 */
+    int ignore_sigpipe;           /* 1 (default): SIGPIPE is ignored process-wide so
+                                     a write to a closed peer returns -EPIPE */
+    int verbose;                  /* 1: log backend choice and features to stderr.
+                                     env RINGO_VERBOSE=1 */
 } ringo_config;
 
 /* Fill *cfg with defaults, then apply RINGO_WORKERS, RINGO_BACKEND,

@@ -16,26 +16,26 @@ extern "C" {
 #endif
 
 /* X(field, description): one table gives the struct and the printer. */
-#define RINGO_STATS_MAP(X)                                                     \
-    X(syscalls, "syscalls made by the backends (all kinds below)")             \
-    X(uring_enter, "io_uring_enter calls")                                     \
-    X(epoll_wait, "epoll_wait calls")                                          \
-    X(epoll_ctl, "epoll_ctl calls")                                            \
-    X(io_syscalls, "direct I/O syscalls (read/write/accept/... on epoll)")     \
-    X(wake_syscalls, "cross-worker wake-up syscalls (eventfd writes)")        \
-    X(sqes, "SQEs submitted")                                                  \
-    X(cqes, "CQEs reaped")                                                     \
-    X(rounds, "scheduler rounds")                                              \
-    X(switches, "context switches into coroutines")                            \
-    X(parks, "coroutine parks (waits for I/O, timers, joins)")                 \
-    X(wakes, "coroutines made runnable by completions/events/timers")          \
-    X(remote_wakes, "wake-ups sent to another worker")                         \
-    X(ops, "I/O operations started")                                           \
-    X(eagain, "epoll: I/O attempts that hit EAGAIN and parked")                \
-    X(timeouts, "operations or sleeps ended by their deadline")                \
-    X(cancels, "operations ended by cancellation")                             \
-    X(spawned, "coroutines spawned")                                           \
-    X(exited, "coroutines exited")                                             \
+#define RINGO_STATS_MAP(X)                                                                         \
+    X(syscalls, "syscalls made by the backends (all kinds below)")                                 \
+    X(uring_enter, "io_uring_enter calls")                                                         \
+    X(epoll_wait, "epoll_wait calls")                                                              \
+    X(epoll_ctl, "epoll_ctl calls")                                                                \
+    X(io_syscalls, "direct I/O syscalls (read/write/accept/... on epoll)")                         \
+    X(wake_syscalls, "cross-worker wake-up syscalls (eventfd writes)")                             \
+    X(sqes, "SQEs submitted")                                                                      \
+    X(cqes, "CQEs reaped")                                                                         \
+    X(rounds, "scheduler rounds")                                                                  \
+    X(switches, "context switches into coroutines")                                                \
+    X(parks, "coroutine parks (waits for I/O, timers, joins)")                                     \
+    X(wakes, "coroutines made runnable by completions/events/timers")                              \
+    X(remote_wakes, "wake-ups sent to another worker")                                             \
+    X(ops, "I/O operations started")                                                               \
+    X(eagain, "epoll: I/O attempts that hit EAGAIN and parked")                                    \
+    X(timeouts, "operations or sleeps ended by their deadline")                                    \
+    X(cancels, "operations ended by cancellation")                                                 \
+    X(spawned, "coroutines spawned")                                                               \
+    X(exited, "coroutines exited")                                                                 \
     X(stacks_mapped, "coroutine stacks mapped (pool misses)")
 
 typedef struct ringo_counters {

@@ -5,8 +5,8 @@
 const char *ringo_strerror(int err)
 {
     switch (err) {
-#define RINGO_ERR_MSG(name, off, msg)                                          \
-    case RINGO_E##name:                                                        \
+#define RINGO_ERR_MSG(name, off, msg)                                                              \
+    case RINGO_E##name:                                                                            \
         return msg;
         RINGO_ERRNO_MAP(RINGO_ERR_MSG)
 #undef RINGO_ERR_MSG
@@ -21,8 +21,8 @@ const char *ringo_strerror(int err)
 const char *ringo_err_name(int err)
 {
     switch (err) {
-#define RINGO_ERR_NAME(name, off, msg)                                         \
-    case RINGO_E##name:                                                        \
+#define RINGO_ERR_NAME(name, off, msg)                                                             \
+    case RINGO_E##name:                                                                            \
         return "RINGO_E" #name;
         RINGO_ERRNO_MAP(RINGO_ERR_NAME)
 #undef RINGO_ERR_NAME

@@ -39,14 +39,14 @@ struct ringo_op {
     const struct iovec *iov;
     int iovcnt;
     struct sockaddr *addr;
-    socklen_t addrlen;     /* accept: in/out; connect: in */
+    socklen_t addrlen; /* accept: in/out; connect: in */
     int64_t deadline;
 
     /* backend state */
     struct ringo_coro *coro;
     int32_t res;
-    uint8_t pending;       /* CQEs the kernel still owes (io_uring) */
-    uint8_t timed_out;     /* its linked timeout fired */
+    uint8_t pending;   /* CQEs the kernel still owes (io_uring) */
+    uint8_t timed_out; /* its linked timeout fired */
     uint8_t cancel_sent;
     struct __kernel_timespec ts;
 };

@@ -23,10 +23,10 @@
 struct uring {
     struct io_uring ring;
     unsigned setup_flags;
-    int cancel_fd_ok;       /* IORING_ASYNC_CANCEL_FD|ALL (Linux 5.19) */
-    int wake_fd;            /* eventfd other threads write to wake us */
+    int cancel_fd_ok; /* IORING_ASYNC_CANCEL_FD|ALL (Linux 5.19) */
+    int wake_fd;      /* eventfd other threads write to wake us */
     uint64_t wake_buf;
-    struct ringo_op wake_op;/* the pending read on wake_fd */
+    struct ringo_op wake_op; /* the pending read on wake_fd */
     char features[200];
 };
 
@@ -130,8 +130,7 @@ static void prep(struct io_uring_sqe *sqe, struct ringo_op *op)
         io_uring_prep_writev(sqe, op->fd, op->iov, (unsigned)op->iovcnt, (__u64)-1);
         break;
     case RINGO_OP_ACCEPT:
-        io_uring_prep_accept(sqe, op->fd, op->addr, op->addr ? &op->addrlen : NULL,
-                             SOCK_CLOEXEC);
+        io_uring_prep_accept(sqe, op->fd, op->addr, op->addr ? &op->addrlen : NULL, SOCK_CLOEXEC);
         break;
     case RINGO_OP_CONNECT:
         io_uring_prep_connect(sqe, op->fd, op->addr, op->addrlen);
@@ -274,20 +273,26 @@ static void ring_wake(struct ringo_worker *w)
 }
 
 static const int required_ops[] = {
-    IORING_OP_READ,    IORING_OP_WRITE,   IORING_OP_RECV,         IORING_OP_SEND,
-    IORING_OP_READV,   IORING_OP_WRITEV,  IORING_OP_ACCEPT,       IORING_OP_CONNECT,
-    IORING_OP_CLOSE,   IORING_OP_POLL_ADD, IORING_OP_ASYNC_CANCEL, IORING_OP_LINK_TIMEOUT,
+    IORING_OP_READ,  IORING_OP_WRITE,    IORING_OP_RECV,         IORING_OP_SEND,
+    IORING_OP_READV, IORING_OP_WRITEV,   IORING_OP_ACCEPT,       IORING_OP_CONNECT,
+    IORING_OP_CLOSE, IORING_OP_POLL_ADD, IORING_OP_ASYNC_CANCEL, IORING_OP_LINK_TIMEOUT,
 };
 
 static const char *op_name(int op)
 {
     static const char *names[] = {
-        [IORING_OP_READ] = "read",     [IORING_OP_WRITE] = "write",
-        [IORING_OP_RECV] = "recv",     [IORING_OP_SEND] = "send",
-        [IORING_OP_READV] = "readv",   [IORING_OP_WRITEV] = "writev",
-        [IORING_OP_ACCEPT] = "accept", [IORING_OP_CONNECT] = "connect",
-        [IORING_OP_CLOSE] = "close",   [IORING_OP_POLL_ADD] = "poll_add",
-        [IORING_OP_ASYNC_CANCEL] = "async_cancel", [IORING_OP_LINK_TIMEOUT] = "link_timeout",
+        [IORING_OP_READ] = "read",
+        [IORING_OP_WRITE] = "write",
+        [IORING_OP_RECV] = "recv",
+        [IORING_OP_SEND] = "send",
+        [IORING_OP_READV] = "readv",
+        [IORING_OP_WRITEV] = "writev",
+        [IORING_OP_ACCEPT] = "accept",
+        [IORING_OP_CONNECT] = "connect",
+        [IORING_OP_CLOSE] = "close",
+        [IORING_OP_POLL_ADD] = "poll_add",
+        [IORING_OP_ASYNC_CANCEL] = "async_cancel",
+        [IORING_OP_LINK_TIMEOUT] = "link_timeout",
     };
     return names[op];
 }

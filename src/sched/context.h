@@ -19,19 +19,19 @@ static inline void *ringo__context_init(char *top, void (*entry)(void *), void *
     /* MXCSR default (all exceptions masked, round to nearest) and the x87
      * control word default (64-bit precision, exceptions masked). */
     sp[0] = 0x1F80u | ((uint64_t)0x037F << 32);
-    sp[1] = 0;                         /* r15 */
-    sp[2] = 0;                         /* r14 */
+    sp[1] = 0;                          /* r15 */
+    sp[2] = 0;                          /* r14 */
     sp[3] = (uint64_t)(uintptr_t)entry; /* r13 */
-    sp[4] = (uint64_t)(uintptr_t)arg;  /* r12 */
-    sp[5] = 0;                         /* rbx */
-    sp[6] = 0;                         /* rbp */
+    sp[4] = (uint64_t)(uintptr_t)arg;   /* r12 */
+    sp[5] = 0;                          /* rbx */
+    sp[6] = 0;                          /* rbp */
     sp[7] = (uint64_t)(uintptr_t)ringo__trampoline;
     return sp;
 #elif defined(__aarch64__)
     uint64_t *sp = (uint64_t *)(t - 176);
     memset(sp, 0, 176);
-    sp[0] = (uint64_t)(uintptr_t)arg;   /* x19 */
-    sp[1] = (uint64_t)(uintptr_t)entry; /* x20 */
+    sp[0] = (uint64_t)(uintptr_t)arg;                /* x19 */
+    sp[1] = (uint64_t)(uintptr_t)entry;              /* x20 */
     sp[11] = (uint64_t)(uintptr_t)ringo__trampoline; /* x30 */
     return sp;
 #else

@@ -236,7 +236,8 @@ void ringo__fire_timers(struct ringo_worker *w, int64_t now)
     struct heap_node *n;
     while ((n = heap_min(&w->timers)) && n->key <= now) {
         heap_remove(&w->timers, n);
-        struct ringo_coro *c = (struct ringo_coro *)((char *)n - offsetof(struct ringo_coro, timer));
+        struct ringo_coro *c =
+            (struct ringo_coro *)((char *)n - offsetof(struct ringo_coro, timer));
         STAT_INC(w, timeouts);
         interrupt(c, -ETIMEDOUT);
     }

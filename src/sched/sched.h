@@ -33,30 +33,30 @@ enum coro_state {
 #define JOIN_DONE ((uintptr_t)1)
 
 struct ringo_coro {
-    void *sp;                  /* saved stack pointer while not running */
-    struct ringo_worker *w;    /* owner; fixed for life (no migration) */
+    void *sp;               /* saved stack pointer while not running */
+    struct ringo_worker *w; /* owner; fixed for life (no migration) */
     void (*fn)(void *);
     void *arg;
-    struct ringo_stack stack;  /* this struct lives at the top of it */
-    struct list_node run;      /* run queue, or spawn inbox before first run */
-    struct list_node wake;     /* link in another worker's wake inbox */
-    struct list_node all;      /* worker's list of live coroutines */
-    struct heap_node timer;    /* armed while parked with a deadline */
+    struct ringo_stack stack; /* this struct lives at the top of it */
+    struct list_node run;     /* run queue, or spawn inbox before first run */
+    struct list_node wake;    /* link in another worker's wake inbox */
+    struct list_node all;     /* worker's list of live coroutines */
+    struct heap_node timer;   /* armed while parked with a deadline */
     enum coro_state state;
-    int wake_res;              /* what ringo__park returns: 0, -ETIMEDOUT,
-                                  -ECANCELED */
+    int wake_res; /* what ringo__park returns: 0, -ETIMEDOUT,
+                     -ECANCELED */
     /* Called instead of a plain wake when the deadline passes or a cancel
      * arrives while parked: the backend must first get its operation back
      * from the kernel. NULL = wake at once with the reason. */
     void (*interrupt)(struct ringo_coro *c, int reason);
     void *interrupt_arg;
-    bool cancelled;            /* sticky: every later blocking call fails */
-    bool detached;             /* no handle: recycle on return */
-    bool uninterruptible;      /* parked waiting for a wake that is owed */
-    bool is_main;              /* ringo_main's coroutine: returning stops */
-    bool join_waiting;         /* parked in ringo_join (wakes are for it) */
-    bool join_woken;           /* the finisher's wake has been delivered */
-    _Atomic uintptr_t join;    /* JOIN_NONE, JOIN_DONE or joiner pointer */
+    bool cancelled;         /* sticky: every later blocking call fails */
+    bool detached;          /* no handle: recycle on return */
+    bool uninterruptible;   /* parked waiting for a wake that is owed */
+    bool is_main;           /* ringo_main's coroutine: returning stops */
+    bool join_waiting;      /* parked in ringo_join (wakes are for it) */
+    bool join_woken;        /* the finisher's wake has been delivered */
+    _Atomic uintptr_t join; /* JOIN_NONE, JOIN_DONE or joiner pointer */
     uint64_t id;
     void *asan_fake_stack;
     void *tsan_fiber;
@@ -70,10 +70,9 @@ struct ringo_worker_stats {
 #undef RINGO_WSTAT_FIELD
 };
 
-#define STAT_ADD(w, field, n)                                                  \
-    atomic_store_explicit(&(w)->stats.field,                                   \
-                          atomic_load_explicit(&(w)->stats.field,              \
-                                               memory_order_relaxed) + (n),    \
+#define STAT_ADD(w, field, n)                                                                      \
+    atomic_store_explicit(&(w)->stats.field,                                                       \
+                          atomic_load_explicit(&(w)->stats.field, memory_order_relaxed) + (n),     \
                           memory_order_relaxed)
 #define STAT_INC(w, field) STAT_ADD(w, field, 1)
 
@@ -82,20 +81,20 @@ struct ringo_worker {
     pthread_t thread;
     struct ringo_runtime *rt;
     const struct ringo_backend *be;
-    void *be_state;              /* the backend's own per-worker state */
+    void *be_state; /* the backend's own per-worker state */
 
-    void *sched_sp;              /* scheduler context while a coroutine runs */
-    struct ringo_coro *current;  /* running coroutine or NULL */
-    struct list_node runq;       /* RUNNABLE coroutines, FIFO */
-    struct list_node all;        /* every live coroutine of this worker */
-    size_t alive;                /* length of `all` */
-    struct heap timers;          /* parked coroutines with a deadline */
+    void *sched_sp;             /* scheduler context while a coroutine runs */
+    struct ringo_coro *current; /* running coroutine or NULL */
+    struct list_node runq;      /* RUNNABLE coroutines, FIFO */
+    struct list_node all;       /* every live coroutine of this worker */
+    size_t alive;               /* length of `all` */
+    struct heap timers;         /* parked coroutines with a deadline */
     struct stack_pool stacks;
     uint64_t next_id;
-    unsigned busy_rounds;        /* rounds since the last poll */
-    bool cancel_all_done;        /* stop handled: everything cancelled */
-    int64_t stop_deadline;       /* grace period end once stopping */
-    _Atomic int started;         /* [shared] backend ready: wake() is safe */
+    unsigned busy_rounds;  /* rounds since the last poll */
+    bool cancel_all_done;  /* stop handled: everything cancelled */
+    int64_t stop_deadline; /* grace period end once stopping */
+    _Atomic int started;   /* [shared] backend ready: wake() is safe */
 
     /* [shared] inboxes: coroutines handed over by other workers - new
      * spawns (linked by .run) and join wake-ups (linked by .wake). A short
@@ -104,9 +103,9 @@ struct ringo_worker {
     struct list_node spawn_inbox;
     struct list_node wake_inbox;
     _Atomic int inbox_nonempty;
-    _Atomic int wake_pending;    /* a wake signal is on its way: skip more */
+    _Atomic int wake_pending; /* a wake signal is on its way: skip more */
 
-    void *asan_sched_bottom;     /* the thread stack, for ASan fiber calls */
+    void *asan_sched_bottom; /* the thread stack, for ASan fiber calls */
     size_t asan_sched_size;
     void *tsan_sched_fiber;
 
@@ -146,7 +145,6 @@ int ringo__park(int64_t deadline, void (*interrupt)(struct ringo_coro *, int), v
 /* Make a PARKED coroutine of the calling worker runnable with result res.
  * No-op for a coroutine that is not parked. */
 void ringo__ready(struct ringo_coro *c, int res);
-
 
 /* Hand a new coroutine to worker w, or deliver a join wake-up to a
  * coroutine of w; wakes w if needed. Any thread. */

@@ -6,17 +6,17 @@
 #include <stddef.h>
 
 struct ringo_stack {
-    char *base;      /* start of the mapping: the guard page(s) */
-    size_t guard;    /* bytes of guard at base */
-    size_t size;     /* usable bytes above the guard */
+    char *base;   /* start of the mapping: the guard page(s) */
+    size_t guard; /* bytes of guard at base */
+    size_t size;  /* usable bytes above the guard */
     struct ringo_stack_free *next_free;
-    unsigned vg_id;  /* valgrind's id for the registered stack */
+    unsigned vg_id; /* valgrind's id for the registered stack */
 };
 
 struct stack_pool {
-    size_t stack_size;            /* usable bytes per stack (page-rounded) */
-    size_t guard;                 /* guard bytes */
-    struct ringo_stack_free *free;/* cached stacks, most recently used first */
+    size_t stack_size;             /* usable bytes per stack (page-rounded) */
+    size_t guard;                  /* guard bytes */
+    struct ringo_stack_free *free; /* cached stacks, most recently used first */
     size_t nfree, max_free;
 };
 

@@ -190,8 +190,7 @@ static void worker_loop(struct ringo_worker *w)
             if (++w->busy_rounds < BUSY_POLL_ROUNDS)
                 continue;
             timeout = 0;
-        }
-        else if (next == RINGO_FOREVER)
+        } else if (next == RINGO_FOREVER)
             timeout = -1;
         else {
             if (!now)
@@ -427,7 +426,7 @@ static void sum_counters(struct ringo_runtime *rt, ringo_counters *out)
     memset(out, 0, sizeof(*out));
     for (int i = 0; i < rt->nworkers; i++) {
         struct ringo_worker *w = &rt->workers[i];
-#define RINGO_SUM(name, desc)                                                  \
+#define RINGO_SUM(name, desc)                                                                      \
     out->name += atomic_load_explicit(&w->stats.name, memory_order_relaxed);
         RINGO_STATS_MAP(RINGO_SUM)
 #undef RINGO_SUM
@@ -451,8 +450,8 @@ int ringo_stats_print(const ringo_counters *st, int fd)
 {
     char buf[4096];
     size_t n = 0;
-#define RINGO_PRINT(name, desc)                                                \
-    n += (size_t)snprintf(buf + n, sizeof(buf) - n, "%s %llu\n", #name,        \
+#define RINGO_PRINT(name, desc)                                                                    \
+    n += (size_t)snprintf(buf + n, sizeof(buf) - n, "%s %llu\n", #name,                            \
                           (unsigned long long)st->name);
     RINGO_STATS_MAP(RINGO_PRINT)
 #undef RINGO_PRINT

@@ -146,10 +146,14 @@ int main(int argc, char **argv)
     ringo_config cfg;
     ringo_config_init(&cfg);
     static const struct option longopts[] = {
-        {"port", required_argument, 0, 'p'},    {"host", required_argument, 0, 'H'},
-        {"workers", required_argument, 0, 'w'}, {"backend", required_argument, 0, 'b'},
-        {"stats-file", required_argument, 0, 's'}, {"quiet", no_argument, 0, 'q'},
-        {"help", no_argument, 0, 'h'},          {0, 0, 0, 0},
+        {"port", required_argument, 0, 'p'},
+        {"host", required_argument, 0, 'H'},
+        {"workers", required_argument, 0, 'w'},
+        {"backend", required_argument, 0, 'b'},
+        {"stats-file", required_argument, 0, 's'},
+        {"quiet", no_argument, 0, 'q'},
+        {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0},
     };
     int c;
     while ((c = getopt_long(argc, argv, "p:H:w:b:s:qh", longopts, NULL)) != -1) {
