@@ -2,7 +2,8 @@
 #   make            library, tools, examples, tests, baselines
 #   make test       build and run the test suite on both backends
 #   make demo       echo server + load generator on each backend, side by side
-#   make bench      full echo benchmark against baselines and Go (bench/RESULTS.md)
+#   make bench      full echo benchmark against baselines and Go (tables in bench/out/,
+#                   summarised in bench/RESULTS.md)
 #   make install    PREFIX=/usr/local: libringo.a, libringo.so, headers, ringo.pc
 #   make SAN=asan   (asan = ASan+UBSan, ubsan, tsan) builds into build-$(SAN)/
 #   make format / make format-check

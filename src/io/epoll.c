@@ -20,6 +20,12 @@ struct fd_waiters {
     struct ringo_op *rd; /* parked reader (read, recv, accept, poll in) */
     struct ringo_op *wr; /* parked writer (write, send, connect, poll out) */
     uint8_t registered;  /* in the epoll set (EPOLLIN|EPOLLOUT|EPOLLET) */
+    uint8_t stream;      /* a TCP socket from ringo_accept/ringo_tcp_connect */
+    uint8_t drained;     /* stream only: the last read came back short or
+                            EAGAIN and no EPOLLIN arrived since, so a read
+                            now would only say EAGAIN: park first */
+    uint8_t hup;         /* EPOLLRDHUP/HUP/ERR seen: end of stream or an
+                            error is waiting, which brings no new edge */
 };
 
 struct ep {
@@ -35,6 +41,21 @@ static int is_write_op(int opcode)
 {
     return opcode == RINGO_OP_WRITE || opcode == RINGO_OP_SEND || opcode == RINGO_OP_WRITEV ||
            opcode == RINGO_OP_CONNECT;
+}
+
+static int is_read_op(int opcode)
+{
+    return opcode == RINGO_OP_READ || opcode == RINGO_OP_RECV || opcode == RINGO_OP_READV;
+}
+
+static size_t op_len(const struct ringo_op *op)
+{
+    if (op->opcode != RINGO_OP_READV)
+        return op->len;
+    size_t n = 0;
+    for (int i = 0; i < op->iovcnt; i++)
+        n += op->iov[i].iov_len;
+    return n;
 }
 
 static struct fd_waiters *slot(struct ep *e, int fd)
@@ -53,6 +74,18 @@ static struct fd_waiters *slot(struct ep *e, int fd)
         e->nfds = n;
     }
     return &e->fds[fd];
+}
+
+/* A fresh TCP socket: the per-fd record starts clean (the number may have
+ * belonged to something else) and may use the short-read rule. */
+static void mark_stream(struct ep *e, int fd)
+{
+    struct fd_waiters *f = slot(e, fd);
+    if (!f)
+        return;
+    if (!f->rd && !f->wr)
+        memset(f, 0, sizeof(*f));
+    f->stream = 1;
 }
 
 static ssize_t attempt(struct ringo_worker *w, struct ringo_op *op)
@@ -185,17 +218,29 @@ static int ep_io(struct ringo_worker *w, struct ringo_op *op)
     if (op->opcode == RINGO_OP_POLL)
         return wait_ready(w, e, op, op->flags & POLLOUT ? 1 : 0);
     int connecting = 0;
+    struct fd_waiters *f = (size_t)op->fd < e->nfds ? &e->fds[op->fd] : NULL;
+    /* A stream socket whose last read came back short has nothing to read
+     * until the next EPOLLIN (edge-triggered epoll reports every arrival):
+     * skip the read that would only say EAGAIN, the way nginx does. Not for
+     * datagram or foreign fds, where a short read says nothing. */
+    int skip_attempt = is_read_op(op->opcode) && f && f->stream && f->drained && !f->hup &&
+                       (op->deadline == RINGO_FOREVER || op->deadline > ringo_now());
     for (;;) {
         ssize_t r;
-        if (connecting) {
+        if (skip_attempt) {
+            skip_attempt = 0;
+            r = -EAGAIN;
+        } else if (connecting) {
             int err = 0;
             socklen_t len = sizeof(err);
             STAT_INC(w, io_syscalls);
             STAT_INC(w, syscalls);
             if (getsockopt(op->fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
                 return -errno;
-            if (err == 0)
+            if (err == 0) {
+                mark_stream(e, op->fd);
                 return 0;
+            }
             if (err != EINPROGRESS && err != EALREADY)
                 return -err;
             r = -EAGAIN;
@@ -203,9 +248,14 @@ static int ep_io(struct ringo_worker *w, struct ringo_op *op)
             r = attempt(w, op);
             if (op->opcode == RINGO_OP_CONNECT && r == -EAGAIN)
                 connecting = 1;
+            if (is_read_op(op->opcode) && (size_t)op->fd < e->nfds && e->fds[op->fd].stream)
+                e->fds[op->fd].drained = r == -EAGAIN || (r > 0 && (size_t)r < op_len(op));
         }
-        if (r != -EAGAIN && r != -EWOULDBLOCK)
+        if (r != -EAGAIN && r != -EWOULDBLOCK) {
+            if (r >= 0 && (op->opcode == RINGO_OP_ACCEPT || op->opcode == RINGO_OP_CONNECT))
+                mark_stream(e, op->opcode == RINGO_OP_ACCEPT ? (int)r : op->fd);
             return (int)r;
+        }
         if (op->deadline != RINGO_FOREVER && op->deadline <= ringo_now()) {
             STAT_INC(w, timeouts);
             return -ETIMEDOUT;
@@ -234,6 +284,10 @@ static void dispatch(struct ringo_worker *w, struct ep *e, int n)
         if ((size_t)fd >= e->nfds)
             continue;
         struct fd_waiters *f = &e->fds[fd];
+        if (ev & (EPOLLIN | EPOLLERR | EPOLLHUP | EPOLLRDHUP))
+            f->drained = 0;
+        if (ev & (EPOLLERR | EPOLLHUP | EPOLLRDHUP))
+            f->hup = 1;
         if (f->rd && (ev & (EPOLLIN | EPOLLERR | EPOLLHUP | EPOLLRDHUP))) {
             struct ringo_op *op = f->rd;
             f->rd = NULL;
