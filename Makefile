@@ -102,8 +102,8 @@ demo: deps
 
 bench: deps deps-bench
 	@$(MAKE) --no-print-directory all $(BUILD)/bench/go-echo
-	@python3 bench/echo.py --build $(BUILD)
-	@$(BUILD)/bench/ctxswitch
+	@python3 bench/echo.py --build $(BUILD) --perf-runs extra
+	@taskset -c 0 $(BUILD)/bench/ctxswitch
 
 install: lib
 	install -d $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/include/ringo
