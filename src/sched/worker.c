@@ -336,18 +336,11 @@ static void *worker_main(void *arg)
         if (bad)
             atomic_store(&rt->stopping, 1);
         worker_loop(w);
-        /* Stuck coroutines (grace period over) keep their stacks until
-         * the backend is gone: the kernel may still hold their buffers. */
-        atomic_store(&w->started, 0);
-        w->be->fini(w);
+        /* The backend is torn down by ringo_main once every thread that
+         * might still wake this worker (other workers, the signal thread)
+         * has been joined: tearing it down here raced with a late
+         * ringo_stop() writing to our eventfd (found by TSan). */
     }
-    struct list_node *n;
-    while ((n = list_pop_front(&w->all))) {
-        struct ringo_coro *c = LIST_ENTRY(n, struct ringo_coro, all);
-        ringo__coro_free(w, c);
-    }
-    stack_pool_fini(&w->stacks);
-    heap_fini(&w->timers);
     ringo__self = NULL;
     if (ss.ss_sp) {
         ss.ss_flags = SS_DISABLE;
@@ -626,6 +619,19 @@ int ringo_main(const ringo_config *cfg_in, void (*fn)(void *), void *arg)
     }
     sum_counters(rt, &last_counters);
     ringo__rt = NULL;
+    /* Every thread is gone: tear down the backends (the kernel lets go of
+     * every buffer), and only then free the stacks of coroutines that did
+     * not finish within the grace period. */
+    for (int i = 0; i < started; i++) {
+        struct ringo_worker *w = &ws[i];
+        atomic_store(&w->started, 0);
+        if (w->be_state)
+            rt->be->fini(w);
+        struct list_node *n;
+        while ((n = list_pop_front(&w->all)))
+            ringo__coro_free(w, LIST_ENTRY(n, struct ringo_coro, all));
+        heap_fini(&w->timers);
+    }
     /* coroutines handed over but never started (failed start-up, or a
      * spawn racing the stop) */
     for (int i = 0; i < cfg.workers; i++) {
