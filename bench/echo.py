@@ -342,6 +342,20 @@ class PerfSession:
 # one run
 
 
+
+def sample_window_edge(session, perf_action, srv, server, stats_file, rec):
+    """At MEASURE START/END: switch perf on/off, read the server's CPU ticks
+    and (ringo servers) its counters. Returns (ticks, counters or None)."""
+    if session:
+        getattr(session, perf_action)()
+    ticks = cpu_ticks(srv.pid)
+    snap = None
+    if is_ringo(server):
+        snap, err = ringo_snapshot(srv.pid, stats_file)
+        if err:
+            rec["problems"].append(err)
+    return ticks, snap
+
 def run_one(args, server, conns, rep, perf, use_perf, perf_only=False):
     port = fresh_port()
     workdir = tempfile.mkdtemp(prefix=f"echo-{server}-")
@@ -392,22 +406,10 @@ def run_one(args, server, conns, rep, perf, use_perf, perf_only=False):
             line = line.strip()
             if line == "MEASURE START":
                 seen_start = True
-                if session:
-                    session.start()
-                cpu0 = cpu_ticks(srv.pid)
-                if is_ringo(server):
-                    snap0, err = ringo_snapshot(srv.pid, stats_file)
-                    if err:
-                        rec["problems"].append(err)
+                cpu0, snap0 = sample_window_edge(session, "start", srv, server, stats_file, rec)
             elif line == "MEASURE END":
                 seen_end = True
-                if session:
-                    session.stop()
-                cpu1 = cpu_ticks(srv.pid)
-                if is_ringo(server):
-                    snap1, err = ringo_snapshot(srv.pid, stats_file)
-                    if err:
-                        rec["problems"].append(err)
+                cpu1, snap1 = sample_window_edge(session, "stop", srv, server, stats_file, rec)
             elif line.startswith("{"):
                 json_line = line
         bench.wait()
