@@ -44,7 +44,7 @@ static double bench_raw(long n)
 /* ---- yield and spawn+join through the runtime ---- */
 
 static long yields;
-static double yield_ns, spawn_ns;
+static double yield_ns, spawn_ns, remote_ns;
 
 static void yielder(void *arg)
 {
@@ -56,6 +56,21 @@ static void yielder(void *arg)
 static void nothing(void *arg)
 {
     (void)arg;
+}
+
+/* Spawn on the other worker and join from here: two cross-worker
+ * wake-ups per iteration (the hand-over, and the join wake coming back). */
+static void remote_main(void *arg)
+{
+    (void)arg;
+    long n = 50000;
+    int64_t t0 = ringo_now();
+    for (long i = 0; i < n; i++) {
+        ringo_coro *h;
+        ringo_go_on(1, nothing, NULL, &h);
+        ringo_join(h, RINGO_FOREVER);
+    }
+    remote_ns = (double)(ringo_now() - t0) / (double)n;
 }
 
 static void bench_main(void *arg)
@@ -86,7 +101,7 @@ int main(int argc, char **argv)
     long n = argc > 1 ? atol(argv[1]) : 20000000;
     yields = n / 4;
     enum { RUNS = 5 };
-    double raw[RUNS], y[RUNS], s[RUNS];
+    double raw[RUNS], y[RUNS], s[RUNS], rm[RUNS];
     for (int r = 0; r < RUNS; r++) {
         raw[r] = bench_raw(n);
         ringo_config cfg;
@@ -97,13 +112,19 @@ int main(int argc, char **argv)
             return 1;
         y[r] = yield_ns;
         s[r] = spawn_ns;
+        cfg.workers = 2;
+        if (ringo_main(&cfg, remote_main, NULL) < 0)
+            return 1;
+        rm[r] = remote_ns;
     }
     qsort(raw, RUNS, sizeof(double), cmp_double);
     qsort(y, RUNS, sizeof(double), cmp_double);
     qsort(s, RUNS, sizeof(double), cmp_double);
+    qsort(rm, RUNS, sizeof(double), cmp_double);
     printf("%-34s %8s  %s\n", "micro-benchmark (5 runs)", "median", "[min-max] ns");
     printf("%-34s %8.2f  [%.2f-%.2f]\n", "raw context switch", raw[2], raw[0], raw[4]);
     printf("%-34s %8.2f  [%.2f-%.2f]\n", "ringo_yield (2 switches + queue)", y[2], y[0], y[4]);
     printf("%-34s %8.2f  [%.2f-%.2f]\n", "ringo_go + ringo_join", s[2], s[0], s[4]);
+    printf("%-34s %8.2f  [%.2f-%.2f]\n", "ringo_go_on(other) + join", rm[2], rm[0], rm[4]);
     return 0;
 }

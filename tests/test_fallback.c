@@ -86,6 +86,7 @@ static const char *capture_end(void)
 
 static struct {
     const char *backend;
+    const char *fallback_reason; /* from ringo_backend_info */
     int fail_line;
     long fail_val;
     int echoed;
@@ -129,6 +130,9 @@ static void fb_main(void *arg)
     (void)arg;
     const char *name = ringo_backend_name();
     fb.backend = name ? name : "(null)";
+    struct ringo_backend_info info;
+    CHECK(ringo_backend_info(&info) == 0);
+    fb.fallback_reason = info.fallback_reason;
     ringo_addr a;
     CHECK(ringo_addr_parse(&a, "127.0.0.1:0") == 0);
     fb_lfd = ringo_tcp_listen(&a, 16, 0);
@@ -173,6 +177,11 @@ static void check_ran(int rc, const char *log, const char *want_backend)
     T_ASSERT(fb.echoed);
     if (strcmp(fb.backend, want_backend) != 0)
         T_FAIL("backend %s, want %s; log:\n%s", fb.backend, want_backend, log);
+    /* ringo_backend_info says why, exactly when auto fell back */
+    if (strcmp(want_backend, "epoll") == 0 && strstr(log, "falling back"))
+        T_ASSERT(fb.fallback_reason && strstr(fb.fallback_reason, "denied"));
+    if (strcmp(want_backend, "uring") == 0)
+        T_ASSERT(fb.fallback_reason == NULL);
 }
 
 T_CASE(fallback_auto_uses_epoll_when_uring_denied, 0)

@@ -86,6 +86,20 @@ int ringo_worker_id(void);
 /* Name of the backend in use: "uring" or "epoll" (NULL if not running). */
 const char *ringo_backend_name(void);
 
+/* What the backend found and uses (strings are owned by the runtime and
+ * valid until ringo_main returns). */
+struct ringo_backend_info {
+    const char *name;            /* "uring" or "epoll" */
+    const char *features;        /* space-separated, e.g. "single_issuer
+                                    defer_taskrun ... msg_ring" */
+    const char *fallback_reason; /* why "auto" fell back to epoll, or NULL */
+    int workers;
+};
+
+/* Fill *out for the running runtime. Returns 0, or -ESRCH when none runs
+ * (or it has not finished starting). Any thread; never blocks. */
+int ringo_backend_info(struct ringo_backend_info *out);
+
 /* Spawn fn(arg) as a new coroutine on the calling worker. It first runs
  * when the caller next parks or yields. If handle is NULL the coroutine is
  * detached (its resources are freed when it returns); otherwise *handle

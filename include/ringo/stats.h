@@ -23,6 +23,7 @@ extern "C" {
     X(epoll_ctl, "epoll_ctl calls")                                                                \
     X(io_syscalls, "direct I/O syscalls (read/write/accept/... on epoll)")                         \
     X(wake_syscalls, "cross-worker wake-up syscalls (eventfd writes)")                             \
+    X(msg_ring_wakes, "cross-worker wake-ups sent as io_uring MSG_RING SQEs")                      \
     X(sqes, "SQEs submitted")                                                                      \
     X(cqes, "CQEs reaped")                                                                         \
     X(rounds, "scheduler rounds")                                                                  \

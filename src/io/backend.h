@@ -70,6 +70,10 @@ struct ringo_backend {
     void (*poll)(struct ringo_worker *w, int64_t timeout_ns);
     /* From any thread (also a signal handler): make w's poll return. */
     void (*wake)(struct ringo_worker *w);
+    /* From worker self's own thread: make target's poll return, possibly
+     * through self's queue (io_uring MSG_RING: no syscall of its own, it
+     * rides on self's next submit). NULL: use wake(). */
+    void (*wake_from)(struct ringo_worker *self, struct ringo_worker *target);
     /* Features in use, for the start-up log ("single_issuer defer_taskrun
      * ..."). */
     const char *(*features)(struct ringo_worker *w);
@@ -82,7 +86,7 @@ extern const struct ringo_backend ringo__epoll_backend;
  * worker w; on "auto" an io_uring failure falls back to epoll. Logs the
  * choice and why when verbose or on fallback. Returns 0 or -errno. */
 int ringo__backend_select(struct ringo_worker *w, const struct ringo_config *cfg,
-                          const struct ringo_backend **chosen);
+                          const struct ringo_backend **chosen, const char **fallback_reason);
 
 /* The I/O entry point for src/net: runs op on the calling coroutine's
  * worker. Returns RINGO_ENOTINCORO outside a coroutine. */

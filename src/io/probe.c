@@ -26,8 +26,9 @@ static const char *why(int err)
 }
 
 int ringo__backend_select(struct ringo_worker *w, const ringo_config *cfg,
-                          const struct ringo_backend **chosen)
+                          const struct ringo_backend **chosen, const char **fallback_reason)
 {
+    *fallback_reason = NULL;
     const char *want = cfg->backend ? cfg->backend : "auto";
     int r;
     if (strcmp(want, "epoll") == 0) {
@@ -40,6 +41,7 @@ int ringo__backend_select(struct ringo_worker *w, const ringo_config *cfg,
             const char *reason = why(r);
             ringo__log("io_uring unavailable (%s: %s); falling back to epoll", ringo_err_name(r),
                        reason ? reason : ringo_strerror(r));
+            *fallback_reason = reason ? reason : ringo_err_name(r);
             r = ringo__epoll_backend.init(w, cfg);
             *chosen = &ringo__epoll_backend;
         } else if (r < 0) {

@@ -19,11 +19,21 @@
 /* user_data tags: ops are 8-byte aligned, so bit 0 marks the CQE of the
  * op's linked timeout; 0 marks CQEs nobody waits for (cancel requests). */
 #define TAG_TIMEOUT ((uintptr_t)1)
+/* Bit 1 (never set in an op pointer) marks ringo's own CQEs: kind in bits
+ * 2-7, a payload above. */
+#define TAG_SPECIAL            ((uintptr_t)2)
+#define SPECIAL(kind, payload) (((uint64_t)(payload) << 8) | ((kind) << 2) | TAG_SPECIAL)
+enum special_kind {
+    SP_PROBE = 0,    /* start-up probe */
+    SP_WOKEN = 1,    /* a MSG_RING wake-up posted into our CQ */
+    SP_MSG_SENT = 2, /* our MSG_RING to worker <payload> completed */
+};
 
 struct uring {
     struct io_uring ring;
     unsigned setup_flags;
     int cancel_fd_ok; /* IORING_ASYNC_CANCEL_FD|ALL (Linux 5.19) */
+    int msg_ring_ok;  /* IORING_OP_MSG_RING (Linux 5.18) in use */
     int wake_fd;      /* eventfd other threads write to wake us */
     uint64_t wake_buf;
     struct ringo_op wake_op; /* the pending read on wake_fd */
@@ -93,6 +103,18 @@ static void complete(struct ringo_worker *w, struct uring *u, struct io_uring_cq
     uintptr_t ud = (uintptr_t)cqe->user_data;
     if (ud == 0)
         return;
+    if (ud & TAG_SPECIAL) {
+        /* SP_WOKEN needs nothing: its arrival ended the wait, and the loop
+         * looks at the inbox next. A MSG_RING that failed (the target's CQ
+         * was full: -EOVERFLOW) falls back to the eventfd. */
+        if (((ud >> 2) & 0x3f) == SP_MSG_SENT && cqe->res < 0) {
+            struct ringo_worker *t = &w->rt->workers[ud >> 8];
+            STAT_INC(w, wake_syscalls);
+            STAT_INC(w, syscalls);
+            t->be->wake(t);
+        }
+        return;
+    }
     if (ud == (uintptr_t)&u->wake_op) {
         if (cqe->res != -ECANCELED)
             arm_wake(w, u);
@@ -327,6 +349,26 @@ static void ring_wake(struct ringo_worker *w)
     (void)n; /* EAGAIN: the counter is full, the worker is awake anyway */
 }
 
+/* Wake another worker through our own ring: the MSG_RING SQE goes out with
+ * our next submit, so the wake-up costs no syscall of its own. */
+static void ring_wake_from(struct ringo_worker *self, struct ringo_worker *target)
+{
+    struct uring *u = self->be_state;
+    struct uring *t = target->be_state;
+    if (!u->msg_ring_ok) {
+        STAT_INC(self, wake_syscalls);
+        STAT_INC(self, syscalls);
+        ring_wake(target);
+        return;
+    }
+    struct io_uring_sqe *sqe = get_sqe(self, u, 1);
+    io_uring_prep_msg_ring(sqe, t->ring.ring_fd, 0, SPECIAL(SP_WOKEN, 0), 0);
+    io_uring_sqe_set_data64(sqe, SPECIAL(SP_MSG_SENT, target->id));
+    STAT_INC(self, sqes);
+    STAT_INC(self, msg_ring_wakes);
+    self->urgent_submit = true;
+}
+
 static const int required_ops[] = {
     IORING_OP_READ,  IORING_OP_WRITE,    IORING_OP_RECV,         IORING_OP_SEND,
     IORING_OP_READV, IORING_OP_WRITEV,   IORING_OP_ACCEPT,       IORING_OP_CONNECT,
@@ -358,7 +400,7 @@ static int probe_cancel_fd(struct ringo_worker *w, struct uring *u)
 {
     struct io_uring_sqe *sqe = io_uring_get_sqe(&u->ring);
     io_uring_prep_cancel_fd(sqe, u->wake_fd, IORING_ASYNC_CANCEL_ALL);
-    io_uring_sqe_set_data(sqe, (void *)(uintptr_t)2);
+    io_uring_sqe_set_data64(sqe, SPECIAL(SP_PROBE, 0));
     io_uring_submit_and_wait(&u->ring, 1);
     count_enter(w);
     struct io_uring_cqe *cqe;
@@ -426,6 +468,9 @@ static int ring_init(struct ringo_worker *w, const ringo_config *cfg)
             return -ENOTSUP;
         }
     }
+    /* MSG_RING wake-ups: RINGO_MSG_RING=0 keeps the eventfd (to measure) */
+    const char *mr = getenv("RINGO_MSG_RING");
+    u->msg_ring_ok = io_uring_opcode_supported(probe, IORING_OP_MSG_RING) && !(mr && *mr == '0');
     io_uring_free_probe(probe);
 
     /* saves an fdget/fdput per enter (Linux 5.18); optional */
@@ -443,12 +488,13 @@ static int ring_init(struct ringo_worker *w, const ringo_config *cfg)
     w->be_state = u;
     u->cancel_fd_ok = probe_cancel_fd(w, u);
     arm_wake(w, u);
-    snprintf(u->features, sizeof(u->features), "%s%s%s%ssq=%u cq=%u%s%s",
+    snprintf(u->features, sizeof(u->features), "%s%s%s%ssq=%u cq=%u%s%s%s",
              u->setup_flags & IORING_SETUP_SINGLE_ISSUER ? "single_issuer " : "",
              u->setup_flags & IORING_SETUP_DEFER_TASKRUN ? "defer_taskrun " : "",
              u->setup_flags & IORING_SETUP_COOP_TASKRUN ? "coop_taskrun " : "",
              u->setup_flags & IORING_SETUP_SUBMIT_ALL ? "submit_all " : "", entries, cq,
-             reg ? " registered_ring_fd" : "", u->cancel_fd_ok ? " cancel_fd" : "");
+             reg ? " registered_ring_fd" : "", u->cancel_fd_ok ? " cancel_fd" : "",
+             u->msg_ring_ok ? " msg_ring" : "");
     return 0;
 }
 
@@ -480,5 +526,6 @@ const struct ringo_backend ringo__uring_backend = {
     .io = ring_io,
     .poll = ring_poll,
     .wake = ring_wake,
+    .wake_from = ring_wake_from,
     .features = ring_features,
 };

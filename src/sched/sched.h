@@ -92,6 +92,8 @@ struct ringo_worker {
     struct stack_pool stacks;
     uint64_t next_id;
     unsigned busy_rounds;  /* rounds since the last poll */
+    bool urgent_submit;    /* queued SQEs must not wait for the busy-round
+                              poll (a MSG_RING wake-up) */
     bool cancel_all_done;  /* stop handled: everything cancelled */
     int64_t stop_deadline; /* grace period end once stopping */
     _Atomic int started;   /* [shared] backend ready: wake() is safe */
@@ -118,6 +120,7 @@ struct ringo_runtime {
     struct ringo_worker *workers;
     const struct ringo_backend *be;
     _Atomic int stopping;
+    const char *fallback_reason; /* why auto did not get io_uring */
     /* start-up handshake: workers report their backend init result */
     pthread_mutex_t init_lock;
     pthread_cond_t init_cond;

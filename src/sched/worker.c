@@ -69,6 +69,10 @@ static void signal_worker(struct ringo_worker *w)
     if (self)
         STAT_INC(self, remote_wakes);
     if (!atomic_exchange(&w->wake_pending, 1)) {
+        if (self && self->be->wake_from) {
+            self->be->wake_from(self, w);
+            return;
+        }
         if (self) {
             STAT_INC(self, wake_syscalls);
             STAT_INC(self, syscalls);
@@ -187,7 +191,7 @@ static void worker_loop(struct ringo_worker *w)
             /* Runnable work left: a poll that cannot wait is a syscall that
              * rarely finds anything, so take one only every few rounds.
              * Queued SQEs wait at most that long. */
-            if (++w->busy_rounds < BUSY_POLL_ROUNDS)
+            if (++w->busy_rounds < BUSY_POLL_ROUNDS && !w->urgent_submit)
                 continue;
             timeout = 0;
         } else if (next == RINGO_FOREVER)
@@ -208,6 +212,7 @@ static void worker_loop(struct ringo_worker *w)
                 timeout = 0;
         }
         w->busy_rounds = 0;
+        w->urgent_submit = false;
         w->be->poll(w, timeout);
     }
 }
@@ -317,7 +322,7 @@ static void *worker_main(void *arg)
 
     int rc;
     if (w->id == 0)
-        rc = ringo__backend_select(w, &rt->cfg, &rt->be);
+        rc = ringo__backend_select(w, &rt->cfg, &rt->be, &rt->fallback_reason);
     else
         rc = rt->be->init(w, &rt->cfg);
     if (rc == 0)
@@ -406,6 +411,19 @@ int ringo_workers(void)
 int ringo_worker_id(void)
 {
     return ringo__self ? ringo__self->id : -1;
+}
+
+int ringo_backend_info(struct ringo_backend_info *out)
+{
+    struct ringo_runtime *rt = ringo__rt;
+    memset(out, 0, sizeof(*out));
+    if (!rt || !rt->be || !atomic_load(&rt->workers[0].started))
+        return -ESRCH;
+    out->name = rt->be->name;
+    out->features = rt->be->features(&rt->workers[0]);
+    out->fallback_reason = rt->fallback_reason;
+    out->workers = rt->nworkers;
+    return 0;
 }
 
 const char *ringo_backend_name(void)
