@@ -24,6 +24,7 @@ extern "C" {
     X(io_syscalls, "direct I/O syscalls (read/write/accept/... on epoll)")                         \
     X(wake_syscalls, "cross-worker wake-up syscalls (eventfd writes)")                             \
     X(msg_ring_wakes, "cross-worker wake-ups sent as io_uring MSG_RING SQEs")                      \
+    X(multishot_arms, "multishot accepts armed (first arm and re-arms)")                           \
     X(sqes, "SQEs submitted")                                                                      \
     X(cqes, "CQEs reaped")                                                                         \
     X(rounds, "scheduler rounds")                                                                  \

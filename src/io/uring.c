@@ -27,14 +27,37 @@ enum special_kind {
     SP_PROBE = 0,    /* start-up probe */
     SP_WOKEN = 1,    /* a MSG_RING wake-up posted into our CQ */
     SP_MSG_SENT = 2, /* our MSG_RING to worker <payload> completed */
+    SP_ACCEPT = 3,   /* multishot accept; payload: listener gen << 32 | fd */
 };
+
+/* A listener with a multishot accept armed on this worker's ring: the
+ * kernel keeps accepting and posts one CQE per connection; connections
+ * nobody waits for yet queue here until ringo_accept takes them. */
+struct mlisten {
+    int fd;
+    uint32_t gen;            /* tells a late CQE of a closed listener apart */
+    int armed;               /* the multishot SQE is live in the kernel */
+    int cancel_sent;         /* queue is long: stop the kernel accepting */
+    int err;                 /* an error to hand to the next ringo_accept */
+    struct ringo_op *waiter; /* the ringo_accept parked on it, if any */
+    int *queue;              /* accepted fds, FIFO */
+    size_t head, count, cap;
+};
+
+/* Past this many queued connections, the multishot is cancelled until
+ * ringo_accept catches up (it re-arms when the queue is empty). */
+#define ACCEPT_QUEUE_HIGH 64
 
 struct uring {
     struct io_uring ring;
     unsigned setup_flags;
-    int cancel_fd_ok; /* IORING_ASYNC_CANCEL_FD|ALL (Linux 5.19) */
-    int msg_ring_ok;  /* IORING_OP_MSG_RING (Linux 5.18) in use */
-    int wake_fd;      /* eventfd other threads write to wake us */
+    int cancel_fd_ok;           /* IORING_ASYNC_CANCEL_FD|ALL (Linux 5.19) */
+    int msg_ring_ok;            /* IORING_OP_MSG_RING (Linux 5.18) in use */
+    int accept_ms_ok;           /* IORING_ACCEPT_MULTISHOT (Linux 5.19) in use */
+    struct mlisten **listeners; /* by fd; NULL when none */
+    size_t nlisteners;
+    uint32_t next_gen;
+    int wake_fd; /* eventfd other threads write to wake us */
     uint64_t wake_buf;
     struct ringo_op wake_op; /* the pending read on wake_fd */
     char features[200];
@@ -98,6 +121,9 @@ static void arm_wake(struct ringo_worker *w, struct uring *u)
     STAT_INC(w, sqes);
 }
 
+static void accept_cqe(struct ringo_worker *w, struct uring *u, uint64_t payload, int res,
+                       unsigned flags);
+
 static void complete(struct ringo_worker *w, struct uring *u, struct io_uring_cqe *cqe)
 {
     uintptr_t ud = (uintptr_t)cqe->user_data;
@@ -107,6 +133,10 @@ static void complete(struct ringo_worker *w, struct uring *u, struct io_uring_cq
         /* SP_WOKEN needs nothing: its arrival ended the wait, and the loop
          * looks at the inbox next. A MSG_RING that failed (the target's CQ
          * was full: -EOVERFLOW) falls back to the eventfd. */
+        if (((ud >> 2) & 0x3f) == SP_ACCEPT) {
+            accept_cqe(w, u, ud >> 8, cqe->res, cqe->flags);
+            return;
+        }
         if (((ud >> 2) & 0x3f) == SP_MSG_SENT && cqe->res < 0) {
             struct ringo_worker *t = &w->rt->workers[ud >> 8];
             STAT_INC(w, wake_syscalls);
@@ -284,10 +314,200 @@ static void note_result(struct uring *u, struct ringo_op *op, int res)
     }
 }
 
+/* ---- multishot accept ---- */
+
+static struct mlisten *listener_get(struct uring *u, int fd, int create)
+{
+    if (fd < 0)
+        return NULL;
+    if ((size_t)fd >= u->nlisteners) {
+        if (!create)
+            return NULL;
+        size_t n = u->nlisteners ? u->nlisteners : 64;
+        while (n <= (size_t)fd)
+            n *= 2;
+        struct mlisten **l = realloc(u->listeners, n * sizeof(*l));
+        if (!l)
+            return NULL;
+        memset(l + u->nlisteners, 0, (n - u->nlisteners) * sizeof(*l));
+        u->listeners = l;
+        u->nlisteners = n;
+    }
+    if (!u->listeners[fd] && create) {
+        struct mlisten *m = calloc(1, sizeof(*m));
+        if (!m)
+            return NULL;
+        m->fd = fd;
+        m->gen = ++u->next_gen;
+        u->listeners[fd] = m;
+    }
+    return u->listeners[fd];
+}
+
+static int queue_push(struct mlisten *m, int fd)
+{
+    if (m->count == m->cap) {
+        size_t cap = m->cap ? m->cap * 2 : 16;
+        int *q = malloc(cap * sizeof(*q));
+        if (!q)
+            return -ENOMEM;
+        for (size_t i = 0; i < m->count; i++)
+            q[i] = m->queue[(m->head + i) % m->cap];
+        free(m->queue);
+        m->queue = q;
+        m->head = 0;
+        m->cap = cap;
+    }
+    m->queue[(m->head + m->count++) % m->cap] = fd;
+    return 0;
+}
+
+static int queue_pop(struct mlisten *m)
+{
+    int fd = m->queue[m->head];
+    m->head = (m->head + 1) % m->cap;
+    m->count--;
+    return fd;
+}
+
+static void accept_cqe(struct ringo_worker *w, struct uring *u, uint64_t payload, int res,
+                       unsigned flags)
+{
+    int fd = (int)(payload & 0xffffffffu);
+    uint32_t gen = (uint32_t)(payload >> 32);
+    struct mlisten *m = listener_get(u, fd, 0);
+    if (!m || m->gen != gen) {
+        /* the listener was closed: nobody will take this connection */
+        if (res >= 0)
+            close(res);
+        return;
+    }
+    if (!(flags & IORING_CQE_F_MORE)) {
+        m->armed = 0;
+        m->cancel_sent = 0;
+    }
+    if (res == -ECANCELED && !m->armed)
+        return; /* our own stop when the queue ran long */
+    if (res >= 0) {
+        uint8_t *f = fd_flags(u, res);
+        if (f)
+            *f = FD_STREAM;
+    }
+    if (m->waiter) {
+        struct ringo_op *op = m->waiter;
+        m->waiter = NULL;
+        op->res = res;
+        op->pending = 0;
+        ringo__ready(op->coro, 0);
+        return;
+    }
+    if (res < 0) {
+        m->err = res;
+        return;
+    }
+    if (queue_push(m, res) < 0) {
+        close(res); /* out of memory: the peer sees a reset, we go on */
+        return;
+    }
+    if (m->count >= ACCEPT_QUEUE_HIGH && m->armed && !m->cancel_sent) {
+        struct io_uring_sqe *sqe = get_sqe(w, u, 1);
+        io_uring_prep_cancel64(sqe, SPECIAL(SP_ACCEPT, payload), 0);
+        io_uring_sqe_set_data(sqe, NULL);
+        STAT_INC(w, sqes);
+        m->cancel_sent = 1;
+    }
+}
+
+static void accept_interrupt(struct ringo_coro *c, int reason)
+{
+    struct ringo_op *op = c->interrupt_arg;
+    struct uring *u = c->w->be_state;
+    struct mlisten *m = listener_get(u, op->fd, 0);
+    if (m && m->waiter == op)
+        m->waiter = NULL;
+    ringo__ready(c, reason);
+}
+
+/* ringo_accept through the listener's multishot accept. Nothing of the
+ * caller's is in the kernel's hands (no address is asked for), so a
+ * deadline or cancel resumes the caller at once. Returns 1 with *res set,
+ * or 0 to take the single-shot path (another coroutine already waits). */
+static int accept_multishot(struct ringo_worker *w, struct uring *u, struct ringo_op *op, int *res)
+{
+    struct mlisten *m = listener_get(u, op->fd, 1);
+    if (!m)
+        return 0;
+    for (;;) {
+        if (m->count) {
+            *res = queue_pop(m);
+            return 1;
+        }
+        if (m->err) {
+            *res = m->err;
+            m->err = 0;
+            return 1;
+        }
+        if (m->waiter)
+            return 0;
+        if (!m->armed) {
+            struct io_uring_sqe *sqe = get_sqe(w, u, 1);
+            io_uring_prep_multishot_accept(sqe, op->fd, NULL, NULL, SOCK_CLOEXEC);
+            io_uring_sqe_set_data64(sqe,
+                                    SPECIAL(SP_ACCEPT, (uint64_t)m->gen << 32 | (uint32_t)op->fd));
+            STAT_INC(w, sqes);
+            STAT_INC(w, multishot_arms);
+            m->armed = 1;
+        }
+        m->waiter = op;
+        op->coro = w->current;
+        op->res = 0;
+        STAT_INC(w, ops);
+        int r = ringo__park(op->deadline, accept_interrupt, op);
+        if (r < 0) {
+            if (r == -ETIMEDOUT)
+                STAT_INC(w, timeouts);
+            else
+                STAT_INC(w, cancels);
+            *res = r;
+            return 1;
+        }
+        if (op->res != 0) {
+            *res = op->res;
+            return 1;
+        }
+    }
+}
+
+/* ringo_close of a listener: its waiter gets -ECANCELED, queued
+ * connections are closed, the record goes (a late CQE sees the gen). */
+static void listener_forget(struct uring *u, int fd)
+{
+    struct mlisten *m = listener_get(u, fd, 0);
+    if (!m)
+        return;
+    if (m->waiter) {
+        struct ringo_op *op = m->waiter;
+        m->waiter = NULL;
+        ringo__ready(op->coro, -ECANCELED);
+    }
+    while (m->count)
+        close(queue_pop(m));
+    free(m->queue);
+    free(m);
+    u->listeners[fd] = NULL;
+}
+
 static int ring_io(struct ringo_worker *w, struct ringo_op *op)
 {
     struct uring *u = w->be_state;
     struct ringo_coro *c = w->current;
+    if (op->opcode == RINGO_OP_ACCEPT && !op->addr && u->accept_ms_ok && !c->cancelled) {
+        int res;
+        if (accept_multishot(w, u, op, &res))
+            return res;
+    }
+    if (op->opcode == RINGO_OP_CLOSE)
+        listener_forget(u, op->fd);
     for (;;) {
         if (c->cancelled && op->opcode != RINGO_OP_CLOSE)
             return -ECANCELED;
@@ -412,6 +632,24 @@ static int probe_cancel_fd(struct ringo_worker *w, struct uring *u)
     return ok;
 }
 
+/* IORING_ACCEPT_MULTISHOT (5.19): on a non-socket, a kernel that knows
+ * the flag says -ENOTSOCK; one that does not says -EINVAL. */
+static int probe_multishot_accept(struct ringo_worker *w, struct uring *u)
+{
+    struct io_uring_sqe *sqe = io_uring_get_sqe(&u->ring);
+    io_uring_prep_multishot_accept(sqe, u->wake_fd, NULL, NULL, 0);
+    io_uring_sqe_set_data64(sqe, SPECIAL(SP_PROBE, 0));
+    io_uring_submit_and_wait(&u->ring, 1);
+    count_enter(w);
+    struct io_uring_cqe *cqe;
+    int ok = 0;
+    if (io_uring_peek_cqe(&u->ring, &cqe) == 0) {
+        ok = cqe->res != -EINVAL;
+        io_uring_cqe_seen(&u->ring, cqe);
+    }
+    return ok;
+}
+
 static int ring_init(struct ringo_worker *w, const ringo_config *cfg)
 {
     struct uring *u = calloc(1, sizeof(*u));
@@ -487,14 +725,16 @@ static int ring_init(struct ringo_worker *w, const ringo_config *cfg)
     }
     w->be_state = u;
     u->cancel_fd_ok = probe_cancel_fd(w, u);
+    const char *ma = getenv("RINGO_MULTISHOT_ACCEPT");
+    u->accept_ms_ok = probe_multishot_accept(w, u) && !(ma && *ma == '0');
     arm_wake(w, u);
-    snprintf(u->features, sizeof(u->features), "%s%s%s%ssq=%u cq=%u%s%s%s",
+    snprintf(u->features, sizeof(u->features), "%s%s%s%ssq=%u cq=%u%s%s%s%s",
              u->setup_flags & IORING_SETUP_SINGLE_ISSUER ? "single_issuer " : "",
              u->setup_flags & IORING_SETUP_DEFER_TASKRUN ? "defer_taskrun " : "",
              u->setup_flags & IORING_SETUP_COOP_TASKRUN ? "coop_taskrun " : "",
              u->setup_flags & IORING_SETUP_SUBMIT_ALL ? "submit_all " : "", entries, cq,
              reg ? " registered_ring_fd" : "", u->cancel_fd_ok ? " cancel_fd" : "",
-             u->msg_ring_ok ? " msg_ring" : "");
+             u->msg_ring_ok ? " msg_ring" : "", u->accept_ms_ok ? " multishot_accept" : "");
     return 0;
 }
 
@@ -507,6 +747,10 @@ static void ring_fini(struct ringo_worker *w)
      * stacks of abandoned coroutines may be freed afterwards. */
     io_uring_queue_exit(&u->ring);
     close(u->wake_fd);
+    for (size_t i = 0; i < u->nlisteners; i++)
+        if (u->listeners[i])
+            listener_forget(u, (int)i);
+    free(u->listeners);
     free(u->fdflags);
     free(u);
     w->be_state = NULL;
