@@ -114,7 +114,7 @@ install: lib
 	install -m 644 include/ringo/*.h $(DESTDIR)$(PREFIX)/include/ringo/
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|0.1.0|' ringo.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/ringo.pc
 
-FORMAT_FILES = $(shell git ls-files '*.c' '*.h' 2>/dev/null)
+FORMAT_FILES = $(shell git ls-files --cached --others --exclude-standard '*.c' '*.h' 2>/dev/null)
 format:
 	clang-format -i $(FORMAT_FILES)
 format-check:

@@ -7,7 +7,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
-#define SEC 1000000000LL
+#define SEC   1000000000LL
 #define BURST 200
 
 static ringo_addr acc_addr;
