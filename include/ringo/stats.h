@@ -36,6 +36,8 @@ extern "C" {
     X(eagain, "epoll: I/O attempts that hit EAGAIN and parked")                                    \
     X(timeouts, "operations or sleeps ended by their deadline")                                    \
     X(cancels, "operations ended by cancellation")                                                 \
+    X(cq_overflows, "io_uring: CQ overflow seen and drained (nothing lost)")                       \
+    X(sq_full_flushes, "io_uring: SQ full, flushed before the round ended")                        \
     X(spawned, "coroutines spawned")                                                               \
     X(exited, "coroutines exited")                                                                 \
     X(stacks_mapped, "coroutine stacks mapped (pool misses)")

@@ -104,6 +104,7 @@ static struct io_uring_sqe *get_sqe(struct ringo_worker *w, struct uring *u, uns
     while (io_uring_sq_space_left(&u->ring) < need) {
         int r = io_uring_submit(&u->ring);
         count_enter(w);
+        STAT_INC(w, sq_full_flushes);
         if (r == -EBUSY || r == -EAGAIN) {
             io_uring_get_events(&u->ring);
             count_enter(w);
@@ -166,19 +167,30 @@ static void complete(struct ringo_worker *w, struct uring *u, struct io_uring_cq
 static void reap(struct ringo_worker *w, struct uring *u)
 {
     for (;;) {
-        unsigned head, n = 0;
-        struct io_uring_cqe *cqe;
-        io_uring_for_each_cqe(&u->ring, head, cqe)
-        {
-            n++;
-            complete(w, u, cqe);
+        /* Consume each CQE before handling it: a handler may need an SQE,
+         * and a full SQ makes get_sqe() submit and reap, re-entering here.
+         * The nested reap must not see this CQE again. */
+        for (;;) {
+            unsigned head;
+            struct io_uring_cqe *cqe, copy;
+            int got = 0;
+            io_uring_for_each_cqe(&u->ring, head, cqe)
+            {
+                copy = *cqe;
+                got = 1;
+                break;
+            }
+            if (!got)
+                break;
+            io_uring_cq_advance(&u->ring, 1);
+            STAT_INC(w, cqes);
+            complete(w, u, &copy);
         }
-        io_uring_cq_advance(&u->ring, n);
-        STAT_ADD(w, cqes, n);
         /* With FEAT_NODROP the kernel parks completions that found the CQ
          * full; they come back into the ring on the next enter. */
         if (!io_uring_cq_has_overflow(&u->ring))
             return;
+        STAT_INC(w, cq_overflows);
         io_uring_get_events(&u->ring);
         count_enter(w);
     }
