@@ -103,6 +103,9 @@ T_CASE(backend_info_reports_backend, T_IO)
     T_ASSERT(strcmp(info_name, t_backend()) == 0);
     T_ASSERT(info.fallback_reason == NULL);
     T_EQ(info.workers, 1);
-    if (strcmp(t_backend(), "uring") == 0)
+    if (strcmp(t_backend(), "uring") == 0) {
         T_ASSERT(strstr(info_features, "single_issuer") != NULL);
+        /* the whole suite runs under the opcode allow-list */
+        T_ASSERT(strstr(info_features, "restricted") != NULL);
+    }
 }

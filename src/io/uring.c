@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "base/log.h"
@@ -644,6 +645,42 @@ static int probe_cancel_fd(struct ringo_worker *w, struct uring *u)
     return ok;
 }
 
+/* Register the allow-list on the still-disabled ring. Returns 0 or -errno
+ * (then the ring runs unrestricted, which the feature string shows). */
+static int restrict_ring(struct uring *u)
+{
+    static const int ops[] = {
+        IORING_OP_READ,     IORING_OP_WRITE,    IORING_OP_RECV,         IORING_OP_SEND,
+        IORING_OP_READV,    IORING_OP_WRITEV,   IORING_OP_ACCEPT,       IORING_OP_CONNECT,
+        IORING_OP_CLOSE,    IORING_OP_POLL_ADD, IORING_OP_ASYNC_CANCEL, IORING_OP_LINK_TIMEOUT,
+        IORING_OP_MSG_RING,
+    };
+    struct io_uring_restriction res[sizeof(ops) / sizeof(ops[0]) + 2];
+    memset(res, 0, sizeof(res));
+    size_t n = 0;
+    for (size_t i = 0; i < sizeof(ops) / sizeof(ops[0]); i++) {
+        res[n].opcode = IORING_RESTRICTION_SQE_OP;
+        res[n++].sqe_op = (__u8)ops[i];
+    }
+    res[n].opcode = IORING_RESTRICTION_SQE_FLAGS_ALLOWED;
+    res[n++].sqe_flags = IOSQE_IO_LINK | IOSQE_IO_HARDLINK;
+    /* liburing unregisters the ring fd when the ring is torn down */
+    res[n].opcode = IORING_RESTRICTION_REGISTER_OP;
+    res[n++].register_op = IORING_UNREGISTER_RING_FDS;
+    /* Debian's liburing 2.3 declares io_uring_register_restrictions and
+     * io_uring_enable_rings but does not export them: go to the syscall. */
+    long r = syscall(__NR_io_uring_register, u->ring.ring_fd, IORING_REGISTER_RESTRICTIONS, res,
+                     (unsigned)n);
+    return r < 0 ? -errno : 0;
+}
+
+static int enable_ring(struct uring *u)
+{
+    long r =
+        syscall(__NR_io_uring_register, u->ring.ring_fd, IORING_REGISTER_ENABLE_RINGS, NULL, 0);
+    return r < 0 ? -errno : 0;
+}
+
 /* IORING_ACCEPT_MULTISHOT (5.19): on a non-socket, a kernel that knows
  * the flag says -ENOTSOCK; one that does not says -EINVAL. */
 static int probe_multishot_accept(struct ringo_worker *w, struct uring *u)
@@ -682,7 +719,9 @@ static int ring_init(struct ringo_worker *w, const ringo_config *cfg)
     for (size_t i = 0; i < sizeof(attempts) / sizeof(attempts[0]); i++) {
         struct io_uring_params p;
         memset(&p, 0, sizeof(p));
-        p.flags = attempts[i] | IORING_SETUP_CQSIZE;
+        /* R_DISABLED: the ring accepts no SQE until the opcode allow-list
+         * is registered and the ring enabled, below */
+        p.flags = attempts[i] | IORING_SETUP_CQSIZE | IORING_SETUP_R_DISABLED;
         p.cq_entries = cq;
         r = io_uring_queue_init_params(entries, &u->ring, &p);
         if (r == 0) {
@@ -726,6 +765,23 @@ static int ring_init(struct ringo_worker *w, const ringo_config *cfg)
     /* saves an fdget/fdput per enter (Linux 5.18); optional */
     int reg = io_uring_register_ring_fd(&u->ring) == 1;
 
+    /* Bound the kernel's io-wq threads for this ring (blocking work such as
+     * regular-file I/O lands there): bounded and unbounded pools. */
+    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    unsigned iowq[2] = {(unsigned)(ncpu > 0 ? 2 * ncpu : 2), (unsigned)(ncpu > 0 ? 4 * ncpu : 4)};
+    unsigned iowq_set[2] = {iowq[0], iowq[1]};
+    int iowq_ok = io_uring_register_iowq_max_workers(&u->ring, iowq_set) == 0;
+
+    /* Only the opcodes and SQE flags ringo uses: a stray or forged SQE
+     * cannot do anything else through this ring. */
+    int restricted = restrict_ring(u) == 0;
+    r = enable_ring(u);
+    if (r < 0) {
+        io_uring_queue_exit(&u->ring);
+        free(u);
+        return r;
+    }
+
     /* blocking: io_uring would answer a read on an O_NONBLOCK eventfd with
      * -EAGAIN at once instead of waiting */
     u->wake_fd = eventfd(0, EFD_CLOEXEC);
@@ -740,13 +796,14 @@ static int ring_init(struct ringo_worker *w, const ringo_config *cfg)
     const char *ma = getenv("RINGO_MULTISHOT_ACCEPT");
     u->accept_ms_ok = probe_multishot_accept(w, u) && !(ma && *ma == '0');
     arm_wake(w, u);
-    snprintf(u->features, sizeof(u->features), "%s%s%s%ssq=%u cq=%u%s%s%s%s",
+    snprintf(u->features, sizeof(u->features), "%s%s%s%ssq=%u cq=%u%s%s%s%s%s%s",
              u->setup_flags & IORING_SETUP_SINGLE_ISSUER ? "single_issuer " : "",
              u->setup_flags & IORING_SETUP_DEFER_TASKRUN ? "defer_taskrun " : "",
              u->setup_flags & IORING_SETUP_COOP_TASKRUN ? "coop_taskrun " : "",
              u->setup_flags & IORING_SETUP_SUBMIT_ALL ? "submit_all " : "", entries, cq,
              reg ? " registered_ring_fd" : "", u->cancel_fd_ok ? " cancel_fd" : "",
-             u->msg_ring_ok ? " msg_ring" : "", u->accept_ms_ok ? " multishot_accept" : "");
+             u->msg_ring_ok ? " msg_ring" : "", u->accept_ms_ok ? " multishot_accept" : "",
+             restricted ? " restricted" : "", iowq_ok ? " iowq_max" : "");
     return 0;
 }
 
