@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 
 #define SEC   1000000000LL
@@ -155,4 +156,48 @@ static void queued_close_main(void *arg)
 T_CASE(accept_queued_connections_closed_with_listener, T_IO)
 {
     t_run(1, queued_close_main, NULL);
+}
+
+/* An accept loop that keeps up with a stream of connections from another
+ * worker: thousands of sequential connects, each accepted and counted.
+ * (A multishot that stopped posting CQEs showed up only like this.) */
+#define STREAM 3000
+static _Atomic int stream_accepted;
+static int stream_fds[STREAM];
+
+static void stream_acceptor(void *arg)
+{
+    int lfd = (int)(intptr_t)arg;
+    for (int i = 0; i < STREAM; i++) {
+        int fd = ringo_accept(lfd, NULL, ringo_deadline_in(10 * SEC));
+        T_OK(fd);
+        stream_fds[i] = fd;
+        stream_accepted++;
+    }
+}
+
+static void stream_main(void *arg)
+{
+    (void)arg;
+    struct rlimit rl;
+    T_ASSERT(getrlimit(RLIMIT_NOFILE, &rl) == 0);
+    if (rl.rlim_max < 2 * STREAM + 100)
+        T_SKIP("RLIMIT_NOFILE hard limit %llu too low", (unsigned long long)rl.rlim_max);
+    rl.rlim_cur = rl.rlim_max;
+    T_ASSERT(setrlimit(RLIMIT_NOFILE, &rl) == 0);
+    int lfd = t_listen(&acc_addr);
+    ringo_coro *h;
+    T_OK(ringo_go_on(1, stream_acceptor, (void *)(intptr_t)lfd, &h));
+    static int cli[STREAM];
+    T_OK(connect_n(cli, STREAM));
+    T_OK(ringo_join(h, ringo_deadline_in(20 * SEC)));
+    T_EQ(stream_accepted, STREAM);
+    for (int i = 0; i < STREAM; i++)
+        T_OK(ringo_close(cli[i]));
+    T_OK(ringo_close(lfd));
+}
+
+T_CASE(accept_loop_keeps_up_with_connect_stream, T_IO | T_SLOW)
+{
+    t_run(2, stream_main, NULL);
 }

@@ -38,16 +38,16 @@ struct mlisten {
     int fd;
     uint32_t gen;            /* tells a late CQE of a closed listener apart */
     int armed;               /* the multishot SQE is live in the kernel */
-    int cancel_sent;         /* queue is long: stop the kernel accepting */
     int err;                 /* an error to hand to the next ringo_accept */
     struct ringo_op *waiter; /* the ringo_accept parked on it, if any */
     int *queue;              /* accepted fds, FIFO */
     size_t head, count, cap;
 };
 
-/* Past this many queued connections, the multishot is cancelled until
- * ringo_accept catches up (it re-arms when the queue is empty). */
-#define ACCEPT_QUEUE_HIGH 64
+/* The queue is not capped by cancelling the multishot: an ASYNC_CANCEL of
+ * a live multishot accept was seen (Linux 6.18) to stop its CQEs without
+ * posting the final one until ring teardown, stalling the listener. The
+ * queue holds 4 bytes per connection; the accept loop drains it. */
 
 struct uring {
     struct io_uring ring;
@@ -395,12 +395,8 @@ static void accept_cqe(struct ringo_worker *w, struct uring *u, uint64_t payload
             close(res);
         return;
     }
-    if (!(flags & IORING_CQE_F_MORE)) {
+    if (!(flags & IORING_CQE_F_MORE))
         m->armed = 0;
-        m->cancel_sent = 0;
-    }
-    if (res == -ECANCELED && !m->armed)
-        return; /* our own stop when the queue ran long */
     if (res >= 0) {
         uint8_t *f = fd_flags(u, res);
         if (f)
@@ -421,13 +417,6 @@ static void accept_cqe(struct ringo_worker *w, struct uring *u, uint64_t payload
     if (queue_push(m, res) < 0) {
         close(res); /* out of memory: the peer sees a reset, we go on */
         return;
-    }
-    if (m->count >= ACCEPT_QUEUE_HIGH && m->armed && !m->cancel_sent) {
-        struct io_uring_sqe *sqe = get_sqe(w, u, 1);
-        io_uring_prep_cancel64(sqe, SPECIAL(SP_ACCEPT, payload), 0);
-        io_uring_sqe_set_data(sqe, NULL);
-        STAT_INC(w, sqes);
-        m->cancel_sent = 1;
     }
 }
 

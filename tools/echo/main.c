@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <ringo.h>
@@ -143,6 +144,13 @@ static void main_coro(void *arg)
 
 int main(int argc, char **argv)
 {
+    /* A server holds one fd per connection: take the hard limit, as Go's
+     * runtime does at start-up. */
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
     ringo_config cfg;
     ringo_config_init(&cfg);
     static const struct option longopts[] = {
