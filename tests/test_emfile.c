@@ -358,8 +358,8 @@ T_CASE(emfile_ringo_echo_binary, T_IO)
     T_ASSERT(pid >= 0);
     if (pid == 0) {
         struct rlimit rl;
-        getrlimit(RLIMIT_NOFILE, &rl);
-        rl.rlim_cur = 32;
+        /* hard limit too: ringo-echo raises its soft limit to the hard one */
+        rl.rlim_cur = rl.rlim_max = 32;
         if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
             _exit(126);
         dup2(ep[1], 2);
