@@ -616,12 +616,12 @@ static const char *op_name(int op)
     return names[op];
 }
 
-/* Does this kernel take IORING_ASYNC_CANCEL_FD|ALL? -ENOENT (nothing to
- * cancel) says yes, -EINVAL says no. Costs one enter at start-up. */
-static int probe_cancel_fd(struct ringo_worker *w, struct uring *u)
+/* Start-up probes of flags the opcode probe cannot see: submit sqe (on a
+ * non-socket, the wake eventfd) and wait for its CQE. A kernel that does
+ * not know the flag says -EINVAL; one that does fails some other way
+ * (-ENOENT: nothing to cancel, -ENOTSOCK). One enter each, at start-up. */
+static int probe_flag_known(struct ringo_worker *w, struct uring *u, struct io_uring_sqe *sqe)
 {
-    struct io_uring_sqe *sqe = io_uring_get_sqe(&u->ring);
-    io_uring_prep_cancel_fd(sqe, u->wake_fd, IORING_ASYNC_CANCEL_ALL);
     io_uring_sqe_set_data64(sqe, SPECIAL(SP_PROBE, 0));
     io_uring_submit_and_wait(&u->ring, 1);
     count_enter(w);
@@ -632,6 +632,14 @@ static int probe_cancel_fd(struct ringo_worker *w, struct uring *u)
         io_uring_cqe_seen(&u->ring, cqe);
     }
     return ok;
+}
+
+/* IORING_ASYNC_CANCEL_FD|ALL (Linux 5.19). */
+static int probe_cancel_fd(struct ringo_worker *w, struct uring *u)
+{
+    struct io_uring_sqe *sqe = io_uring_get_sqe(&u->ring);
+    io_uring_prep_cancel_fd(sqe, u->wake_fd, IORING_ASYNC_CANCEL_ALL);
+    return probe_flag_known(w, u, sqe);
 }
 
 /* Register the allow-list on the still-disabled ring. Returns 0 or -errno
@@ -670,22 +678,12 @@ static int enable_ring(struct uring *u)
     return r < 0 ? -errno : 0;
 }
 
-/* IORING_ACCEPT_MULTISHOT (5.19): on a non-socket, a kernel that knows
- * the flag says -ENOTSOCK; one that does not says -EINVAL. */
+/* IORING_ACCEPT_MULTISHOT (Linux 5.19). */
 static int probe_multishot_accept(struct ringo_worker *w, struct uring *u)
 {
     struct io_uring_sqe *sqe = io_uring_get_sqe(&u->ring);
     io_uring_prep_multishot_accept(sqe, u->wake_fd, NULL, NULL, 0);
-    io_uring_sqe_set_data64(sqe, SPECIAL(SP_PROBE, 0));
-    io_uring_submit_and_wait(&u->ring, 1);
-    count_enter(w);
-    struct io_uring_cqe *cqe;
-    int ok = 0;
-    if (io_uring_peek_cqe(&u->ring, &cqe) == 0) {
-        ok = cqe->res != -EINVAL;
-        io_uring_cqe_seen(&u->ring, cqe);
-    }
-    return ok;
+    return probe_flag_known(w, u, sqe);
 }
 
 static int ring_init(struct ringo_worker *w, const ringo_config *cfg)
