@@ -53,6 +53,13 @@ typedef struct ringo_config {
                                      a write to a closed peer returns -EPIPE */
     int verbose;                  /* 1: log backend choice and features to stderr.
                                      env RINGO_VERBOSE=1 */
+    int sqpoll;                   /* 1: io_uring SQPOLL (a kernel thread polls the
+                                     submission queues; one thread shared by all
+                                     workers). Off by default: it spends a CPU
+                                     to save syscalls. env RINGO_SQPOLL=1 */
+    unsigned sqpoll_idle_ms;      /* the SQPOLL thread sleeps after this much
+                                     idle time (default 50).
+                                     env RINGO_SQPOLL_IDLE_MS */
 } ringo_config;
 
 /* Fill *cfg with defaults, then apply RINGO_WORKERS, RINGO_BACKEND,

@@ -38,6 +38,7 @@ extern "C" {
     X(cancels, "operations ended by cancellation")                                                 \
     X(cq_overflows, "io_uring: CQ overflow seen and drained (nothing lost)")                       \
     X(sq_full_flushes, "io_uring: SQ full, flushed before the round ended")                        \
+    X(sqpoll_wakeups, "io_uring SQPOLL: enters made to wake the sleeping SQ thread")               \
     X(spawned, "coroutines spawned")                                                               \
     X(exited, "coroutines exited")                                                                 \
     X(stacks_mapped, "coroutine stacks mapped (pool misses)")

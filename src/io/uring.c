@@ -55,6 +55,7 @@ struct uring {
     int cancel_fd_ok;           /* IORING_ASYNC_CANCEL_FD|ALL (Linux 5.19) */
     int msg_ring_ok;            /* IORING_OP_MSG_RING (Linux 5.18) in use */
     int accept_ms_ok;           /* IORING_ACCEPT_MULTISHOT (Linux 5.19) in use */
+    int sqpoll;                 /* IORING_SETUP_SQPOLL: the kernel thread submits */
     struct mlisten **listeners; /* by fd; NULL when none */
     size_t nlisteners;
     uint32_t next_gen;
@@ -97,14 +98,29 @@ static void count_enter(struct ringo_worker *w)
     STAT_INC(w, syscalls);
 }
 
+/* Submit without waiting. With SQPOLL liburing enters the kernel only to
+ * wake a sleeping SQ thread (IORING_SQ_NEED_WAKEUP); count exactly that. */
+static int submit_counted(struct ringo_worker *w, struct uring *u)
+{
+    if (u->sqpoll) {
+        if (IO_URING_READ_ONCE(*u->ring.sq.kflags) & IORING_SQ_NEED_WAKEUP) {
+            count_enter(w);
+            STAT_INC(w, sqpoll_wakeups);
+        }
+        return io_uring_submit(&u->ring);
+    }
+    int r = io_uring_submit(&u->ring);
+    count_enter(w);
+    return r;
+}
+
 /* An SQE with room for `need` in a row (an op and its linked timeout must
  * not be split by a flush). A full SQ is flushed with one enter; -EBUSY
  * (completions backed up) is cured by reaping first. */
 static struct io_uring_sqe *get_sqe(struct ringo_worker *w, struct uring *u, unsigned need)
 {
     while (io_uring_sq_space_left(&u->ring) < need) {
-        int r = io_uring_submit(&u->ring);
-        count_enter(w);
+        int r = submit_counted(w, u);
         STAT_INC(w, sq_full_flushes);
         if (r == -EBUSY || r == -EAGAIN) {
             io_uring_get_events(&u->ring);
@@ -544,10 +560,41 @@ static int ring_io(struct ringo_worker *w, struct ringo_op *op)
     }
 }
 
+static inline void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ volatile("yield");
+#endif
+}
+
+/* SQPOLL mode: how long a worker polls its CQ before sleeping. */
+#define SQPOLL_SPIN_NS 50000
+
 static void ring_poll(struct ringo_worker *w, int64_t timeout_ns)
 {
     struct uring *u = w->be_state;
     int r;
+    if (u->sqpoll) {
+        /* The SQ thread takes the SQEs and completions land in the CQ
+         * without us: enter only to wake it or to sleep when idle. */
+        submit_counted(w, u);
+        /* Spend a little polling the CQ before sleeping in the kernel: in
+         * SQPOLL mode the point is to trade CPU for syscalls, and a
+         * completion usually arrives within microseconds under load. */
+        if (timeout_ns != 0 && io_uring_cq_ready(&u->ring) == 0) {
+            int64_t spin =
+                timeout_ns < 0 || timeout_ns > SQPOLL_SPIN_NS ? SQPOLL_SPIN_NS : timeout_ns;
+            int64_t end = ringo_now() + spin;
+            while (io_uring_cq_ready(&u->ring) == 0 && ringo_now() < end)
+                cpu_relax();
+        }
+        if (timeout_ns == 0 || io_uring_cq_ready(&u->ring) > 0) {
+            reap(w, u);
+            return;
+        }
+    }
     if (timeout_ns == 0) {
         r = io_uring_submit_and_get_events(&u->ring);
     } else if (timeout_ns < 0) {
@@ -702,8 +749,34 @@ static int ring_init(struct ringo_worker *w, const ringo_config *cfg)
         IORING_SETUP_SUBMIT_ALL,
         0,
     };
+    static const unsigned sqpoll_attempts[] = {
+        IORING_SETUP_SQPOLL | IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_SUBMIT_ALL,
+        IORING_SETUP_SQPOLL | IORING_SETUP_SUBMIT_ALL,
+    };
+    /* One SQ thread for all workers: the others attach to worker 0's. */
+    struct uring *first = w->id > 0 ? w->rt->workers[0].be_state : NULL;
     int r = -EINVAL;
-    for (size_t i = 0; i < sizeof(attempts) / sizeof(attempts[0]); i++) {
+    for (size_t i = 0; cfg->sqpoll && i < sizeof(sqpoll_attempts) / sizeof(sqpoll_attempts[0]);
+         i++) {
+        struct io_uring_params p;
+        memset(&p, 0, sizeof(p));
+        p.flags = sqpoll_attempts[i] | IORING_SETUP_CQSIZE | IORING_SETUP_R_DISABLED;
+        p.cq_entries = cq;
+        p.sq_thread_idle = cfg->sqpoll_idle_ms ? cfg->sqpoll_idle_ms : 50;
+        if (first && first->sqpoll) {
+            p.flags |= IORING_SETUP_ATTACH_WQ;
+            p.wq_fd = (__u32)first->ring.ring_fd;
+        }
+        r = io_uring_queue_init_params(entries, &u->ring, &p);
+        if (r == 0) {
+            u->setup_flags = p.flags;
+            u->sqpoll = 1;
+            break;
+        }
+    }
+    if (cfg->sqpoll && !u->sqpoll)
+        ringo__log("worker %d: SQPOLL refused (%s); running without it", w->id, ringo_err_name(r));
+    for (size_t i = 0; !u->sqpoll && i < sizeof(attempts) / sizeof(attempts[0]); i++) {
         struct io_uring_params p;
         memset(&p, 0, sizeof(p));
         /* R_DISABLED: the ring accepts no SQE until the opcode allow-list
@@ -783,7 +856,9 @@ static int ring_init(struct ringo_worker *w, const ringo_config *cfg)
     const char *ma = getenv("RINGO_MULTISHOT_ACCEPT");
     u->accept_ms_ok = probe_multishot_accept(w, u) && !(ma && *ma == '0');
     arm_wake(w, u);
-    snprintf(u->features, sizeof(u->features), "%s%s%s%ssq=%u cq=%u%s%s%s%s%s%s",
+    snprintf(u->features, sizeof(u->features), "%s%s%s%s%ssq=%u cq=%u%s%s%s%s%s%s",
+             u->sqpoll ? (u->setup_flags & IORING_SETUP_ATTACH_WQ ? "sqpoll(shared) " : "sqpoll ")
+                       : "",
              u->setup_flags & IORING_SETUP_SINGLE_ISSUER ? "single_issuer " : "",
              u->setup_flags & IORING_SETUP_DEFER_TASKRUN ? "defer_taskrun " : "",
              u->setup_flags & IORING_SETUP_COOP_TASKRUN ? "coop_taskrun " : "",

@@ -52,6 +52,8 @@ void ringo_config_init(ringo_config *cfg)
     cfg->handle_signals = 1;
     cfg->ignore_sigpipe = 1;
     cfg->verbose = (int)env_long("RINGO_VERBOSE", 0);
+    cfg->sqpoll = (int)env_long("RINGO_SQPOLL", 0);
+    cfg->sqpoll_idle_ms = (unsigned)env_long("RINGO_SQPOLL_IDLE_MS", 50);
 }
 
 static int cpus_in_mask(cpu_set_t *set)
