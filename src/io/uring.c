@@ -56,6 +56,7 @@ struct uring {
     int msg_ring_ok;            /* IORING_OP_MSG_RING (Linux 5.18) in use */
     int accept_ms_ok;           /* IORING_ACCEPT_MULTISHOT (Linux 5.19) in use */
     int sqpoll;                 /* IORING_SETUP_SQPOLL: the kernel thread submits */
+    int no_iowait;              /* IORING_ENTER_NO_IOWAIT (Linux 6.15) in use */
     struct mlisten **listeners; /* by fd; NULL when none */
     size_t nlisteners;
     uint32_t next_gen;
@@ -569,6 +570,40 @@ static inline void cpu_relax(void)
 #endif
 }
 
+/* Newer than liburing 2.3's headers (Linux 6.15): a wait that is not
+ * accounted as iowait, so an idle server does not show 100 % iowait. */
+#ifndef IORING_ENTER_NO_IOWAIT
+#define IORING_ENTER_NO_IOWAIT (1U << 7)
+#endif
+#ifndef IORING_FEAT_NO_IOWAIT
+#define IORING_FEAT_NO_IOWAIT (1U << 17)
+#endif
+
+/* Submit what is queued and wait for one CQE (or the timeout) in one
+ * io_uring_enter, with IORING_ENTER_NO_IOWAIT. liburing 2.3 cannot pass
+ * that flag, so this publishes the SQ tail the way its submit path does
+ * (the SQ array is identity-mapped at setup; no SQPOLL here). */
+static int wait_no_iowait(struct uring *u, int64_t timeout_ns)
+{
+    struct io_uring_sq *sq = &u->ring.sq;
+    unsigned tail = sq->sqe_tail;
+    if (sq->sqe_head != tail) {
+        sq->sqe_head = tail;
+        io_uring_smp_store_release(sq->ktail, tail);
+    }
+    unsigned to_submit = tail - IO_URING_READ_ONCE(*sq->khead);
+    struct __kernel_timespec ts = {.tv_sec = timeout_ns / 1000000000,
+                                   .tv_nsec = timeout_ns % 1000000000};
+    struct io_uring_getevents_arg arg;
+    memset(&arg, 0, sizeof(arg));
+    arg.sigmask_sz = _NSIG / 8;
+    arg.ts = timeout_ns > 0 ? (uint64_t)(uintptr_t)&ts : 0;
+    int r = io_uring_enter2((unsigned)u->ring.ring_fd, to_submit, 1,
+                            IORING_ENTER_GETEVENTS | IORING_ENTER_EXT_ARG | IORING_ENTER_NO_IOWAIT,
+                            (sigset_t *)&arg, sizeof(arg));
+    return r;
+}
+
 /* SQPOLL mode: how long a worker polls its CQ before sleeping. */
 #define SQPOLL_SPIN_NS 50000
 
@@ -597,6 +632,8 @@ static void ring_poll(struct ringo_worker *w, int64_t timeout_ns)
     }
     if (timeout_ns == 0) {
         r = io_uring_submit_and_get_events(&u->ring);
+    } else if (u->no_iowait) {
+        r = wait_no_iowait(u, timeout_ns);
     } else if (timeout_ns < 0) {
         r = io_uring_submit_and_wait(&u->ring, 1);
     } else {
@@ -786,6 +823,8 @@ static int ring_init(struct ringo_worker *w, const ringo_config *cfg)
         r = io_uring_queue_init_params(entries, &u->ring, &p);
         if (r == 0) {
             u->setup_flags = p.flags;
+            const char *nw = getenv("RINGO_NO_IOWAIT");
+            u->no_iowait = (p.features & IORING_FEAT_NO_IOWAIT) && !(nw && *nw == '0');
             if (!(p.features & IORING_FEAT_NODROP) || !(p.features & IORING_FEAT_EXT_ARG)) {
                 /* pre-5.11: we rely on both */
                 io_uring_queue_exit(&u->ring);
@@ -856,7 +895,7 @@ static int ring_init(struct ringo_worker *w, const ringo_config *cfg)
     const char *ma = getenv("RINGO_MULTISHOT_ACCEPT");
     u->accept_ms_ok = probe_multishot_accept(w, u) && !(ma && *ma == '0');
     arm_wake(w, u);
-    snprintf(u->features, sizeof(u->features), "%s%s%s%s%ssq=%u cq=%u%s%s%s%s%s%s",
+    snprintf(u->features, sizeof(u->features), "%s%s%s%s%ssq=%u cq=%u%s%s%s%s%s%s%s",
              u->sqpoll ? (u->setup_flags & IORING_SETUP_ATTACH_WQ ? "sqpoll(shared) " : "sqpoll ")
                        : "",
              u->setup_flags & IORING_SETUP_SINGLE_ISSUER ? "single_issuer " : "",
@@ -865,7 +904,8 @@ static int ring_init(struct ringo_worker *w, const ringo_config *cfg)
              u->setup_flags & IORING_SETUP_SUBMIT_ALL ? "submit_all " : "", entries, cq,
              reg ? " registered_ring_fd" : "", u->cancel_fd_ok ? " cancel_fd" : "",
              u->msg_ring_ok ? " msg_ring" : "", u->accept_ms_ok ? " multishot_accept" : "",
-             restricted ? " restricted" : "", iowq_ok ? " iowq_max" : "");
+             restricted ? " restricted" : "", iowq_ok ? " iowq_max" : "",
+             u->no_iowait ? " no_iowait" : "");
     return 0;
 }
 
