@@ -13,6 +13,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "base/fdvec.h"
 #include "io/backend.h"
 #include "sched/sched.h"
 
@@ -60,19 +61,8 @@ static size_t op_len(const struct ringo_op *op)
 
 static struct fd_waiters *slot(struct ep *e, int fd)
 {
-    if (fd < 0)
+    if (fdvec_reserve((void **)&e->fds, &e->nfds, sizeof(*e->fds), fd) < 0)
         return NULL;
-    if ((size_t)fd >= e->nfds) {
-        size_t n = e->nfds ? e->nfds : 256;
-        while (n <= (size_t)fd)
-            n *= 2;
-        struct fd_waiters *f = realloc(e->fds, n * sizeof(*f));
-        if (!f)
-            return NULL;
-        memset(f + e->nfds, 0, (n - e->nfds) * sizeof(*f));
-        e->fds = f;
-        e->nfds = n;
-    }
     return &e->fds[fd];
 }
 

@@ -13,6 +13,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "base/fdvec.h"
 #include "base/log.h"
 #include "io/backend.h"
 #include "sched/sched.h"
@@ -24,6 +25,8 @@
  * 2-7, a payload above. */
 #define TAG_SPECIAL            ((uintptr_t)2)
 #define SPECIAL(kind, payload) (((uint64_t)(payload) << 8) | ((kind) << 2) | TAG_SPECIAL)
+#define SPECIAL_KIND(ud)       (((ud) >> 2) & 0x3f)
+#define SPECIAL_PAYLOAD(ud)    ((uint64_t)(ud) >> 8)
 enum special_kind {
     SP_PROBE = 0,    /* start-up probe */
     SP_WOKEN = 1,    /* a MSG_RING wake-up posted into our CQ */
@@ -35,7 +38,6 @@ enum special_kind {
  * kernel keeps accepting and posts one CQE per connection; connections
  * nobody waits for yet queue here until ringo_accept takes them. */
 struct mlisten {
-    int fd;
     uint32_t gen;            /* tells a late CQE of a closed listener apart */
     int armed;               /* the multishot SQE is live in the kernel */
     int err;                 /* an error to hand to the next ringo_accept */
@@ -73,22 +75,12 @@ struct uring {
 
 #define FD_STREAM 0x1
 
-static uint8_t *fd_flags(struct uring *u, int fd)
+/* A fresh TCP socket from accept or connect: forget what the number meant
+ * before and send its reads as recv. */
+static void mark_stream(struct uring *u, int fd)
 {
-    if (fd < 0)
-        return NULL;
-    if ((size_t)fd >= u->nfd) {
-        size_t n = u->nfd ? u->nfd : 1024;
-        while (n <= (size_t)fd)
-            n *= 2;
-        uint8_t *f = realloc(u->fdflags, n);
-        if (!f)
-            return NULL;
-        memset(f + u->nfd, 0, n - u->nfd);
-        u->fdflags = f;
-        u->nfd = n;
-    }
-    return &u->fdflags[fd];
+    if (fdvec_reserve((void **)&u->fdflags, &u->nfd, 1, fd) == 0)
+        u->fdflags[fd] = FD_STREAM;
 }
 
 static void reap(struct ringo_worker *w, struct uring *u);
@@ -152,16 +144,10 @@ static void complete(struct ringo_worker *w, struct uring *u, struct io_uring_cq
         /* SP_WOKEN needs nothing: its arrival ended the wait, and the loop
          * looks at the inbox next. A MSG_RING that failed (the target's CQ
          * was full: -EOVERFLOW) falls back to the eventfd. */
-        if (((ud >> 2) & 0x3f) == SP_ACCEPT) {
-            accept_cqe(w, u, ud >> 8, cqe->res, cqe->flags);
-            return;
-        }
-        if (((ud >> 2) & 0x3f) == SP_MSG_SENT && cqe->res < 0) {
-            struct ringo_worker *t = &w->rt->workers[ud >> 8];
-            STAT_INC(w, wake_syscalls);
-            STAT_INC(w, syscalls);
-            t->be->wake(t);
-        }
+        if (SPECIAL_KIND(ud) == SP_ACCEPT)
+            accept_cqe(w, u, SPECIAL_PAYLOAD(ud), cqe->res, cqe->flags);
+        else if (SPECIAL_KIND(ud) == SP_MSG_SENT && cqe->res < 0)
+            ringo__wake_direct(w, &w->rt->workers[SPECIAL_PAYLOAD(ud)]);
         return;
     }
     if (ud == (uintptr_t)&u->wake_op) {
@@ -327,13 +313,10 @@ static int submit_and_park(struct ringo_worker *w, struct uring *u, struct ringo
 /* Keep the per-fd hints current after a successful op. */
 static void note_result(struct uring *u, struct ringo_op *op, int res)
 {
-    uint8_t *f;
     switch ((enum ringo_opcode)op->opcode) {
     case RINGO_OP_ACCEPT:
     case RINGO_OP_CONNECT:
-        f = fd_flags(u, op->opcode == RINGO_OP_ACCEPT ? res : op->fd);
-        if (f)
-            *f = FD_STREAM; /* a fresh socket: forget the number's past */
+        mark_stream(u, op->opcode == RINGO_OP_ACCEPT ? res : op->fd);
         break;
     case RINGO_OP_CLOSE:
         if ((size_t)op->fd < u->nfd)
@@ -348,26 +331,14 @@ static void note_result(struct uring *u, struct ringo_op *op, int res)
 
 static struct mlisten *listener_get(struct uring *u, int fd, int create)
 {
-    if (fd < 0)
+    if (fd < 0 || (!create && (size_t)fd >= u->nlisteners))
         return NULL;
-    if ((size_t)fd >= u->nlisteners) {
-        if (!create)
-            return NULL;
-        size_t n = u->nlisteners ? u->nlisteners : 64;
-        while (n <= (size_t)fd)
-            n *= 2;
-        struct mlisten **l = realloc(u->listeners, n * sizeof(*l));
-        if (!l)
-            return NULL;
-        memset(l + u->nlisteners, 0, (n - u->nlisteners) * sizeof(*l));
-        u->listeners = l;
-        u->nlisteners = n;
-    }
+    if (fdvec_reserve((void **)&u->listeners, &u->nlisteners, sizeof(*u->listeners), fd) < 0)
+        return NULL;
     if (!u->listeners[fd] && create) {
         struct mlisten *m = calloc(1, sizeof(*m));
         if (!m)
             return NULL;
-        m->fd = fd;
         m->gen = ++u->next_gen;
         u->listeners[fd] = m;
     }
@@ -414,11 +385,8 @@ static void accept_cqe(struct ringo_worker *w, struct uring *u, uint64_t payload
     }
     if (!(flags & IORING_CQE_F_MORE))
         m->armed = 0;
-    if (res >= 0) {
-        uint8_t *f = fd_flags(u, res);
-        if (f)
-            *f = FD_STREAM;
-    }
+    if (res >= 0)
+        mark_stream(u, res);
     if (m->waiter) {
         struct ringo_op *op = m->waiter;
         m->waiter = NULL;
@@ -662,9 +630,7 @@ static void ring_wake_from(struct ringo_worker *self, struct ringo_worker *targe
     struct uring *u = self->be_state;
     struct uring *t = target->be_state;
     if (!u->msg_ring_ok) {
-        STAT_INC(self, wake_syscalls);
-        STAT_INC(self, syscalls);
-        ring_wake(target);
+        ringo__wake_direct(self, target);
         return;
     }
     struct io_uring_sqe *sqe = get_sqe(self, u, 1);
@@ -673,6 +639,14 @@ static void ring_wake_from(struct ringo_worker *self, struct ringo_worker *targe
     STAT_INC(self, sqes);
     STAT_INC(self, msg_ring_wakes);
     self->urgent_submit = true;
+}
+
+/* RINGO_<feature>=0 in the environment turns an optional fast path off
+ * (for measuring it against the plain path). */
+static int env_disabled(const char *name)
+{
+    const char *v = getenv(name);
+    return v && v[0] == '0' && v[1] == 0;
 }
 
 static const int required_ops[] = {
@@ -730,19 +704,17 @@ static int probe_cancel_fd(struct ringo_worker *w, struct uring *u)
  * (then the ring runs unrestricted, which the feature string shows). */
 static int restrict_ring(struct uring *u)
 {
-    static const int ops[] = {
-        IORING_OP_READ,     IORING_OP_WRITE,    IORING_OP_RECV,         IORING_OP_SEND,
-        IORING_OP_READV,    IORING_OP_WRITEV,   IORING_OP_ACCEPT,       IORING_OP_CONNECT,
-        IORING_OP_CLOSE,    IORING_OP_POLL_ADD, IORING_OP_ASYNC_CANCEL, IORING_OP_LINK_TIMEOUT,
-        IORING_OP_MSG_RING,
-    };
-    struct io_uring_restriction res[sizeof(ops) / sizeof(ops[0]) + 2];
+    /* the opcodes ringo requires, plus MSG_RING (used when present) */
+    enum { NREQ = sizeof(required_ops) / sizeof(required_ops[0]) };
+    struct io_uring_restriction res[NREQ + 3];
     memset(res, 0, sizeof(res));
     size_t n = 0;
-    for (size_t i = 0; i < sizeof(ops) / sizeof(ops[0]); i++) {
+    for (size_t i = 0; i < NREQ; i++) {
         res[n].opcode = IORING_RESTRICTION_SQE_OP;
-        res[n++].sqe_op = (__u8)ops[i];
+        res[n++].sqe_op = (__u8)required_ops[i];
     }
+    res[n].opcode = IORING_RESTRICTION_SQE_OP;
+    res[n++].sqe_op = IORING_OP_MSG_RING;
     res[n].opcode = IORING_RESTRICTION_SQE_FLAGS_ALLOWED;
     res[n++].sqe_flags = IOSQE_IO_LINK | IOSQE_IO_HARDLINK;
     /* liburing unregisters the ring fd when the ring is torn down */
@@ -792,50 +764,53 @@ static int ring_init(struct ringo_worker *w, const ringo_config *cfg)
     };
     /* One SQ thread for all workers: the others attach to worker 0's. */
     struct uring *first = w->id > 0 ? w->rt->workers[0].be_state : NULL;
+    /* SQPOLL first when asked for, then the plain list: one loop, so every
+     * ring gets the same feature check. */
+    unsigned tries[sizeof(sqpoll_attempts) / sizeof(sqpoll_attempts[0]) +
+                   sizeof(attempts) / sizeof(attempts[0])];
+    size_t ntries = 0;
+    for (size_t i = 0; cfg->sqpoll && i < sizeof(sqpoll_attempts) / sizeof(sqpoll_attempts[0]); i++)
+        tries[ntries++] = sqpoll_attempts[i];
+    for (size_t i = 0; i < sizeof(attempts) / sizeof(attempts[0]); i++)
+        tries[ntries++] = attempts[i];
     int r = -EINVAL;
-    for (size_t i = 0; cfg->sqpoll && i < sizeof(sqpoll_attempts) / sizeof(sqpoll_attempts[0]);
-         i++) {
-        struct io_uring_params p;
-        memset(&p, 0, sizeof(p));
-        p.flags = sqpoll_attempts[i] | IORING_SETUP_CQSIZE | IORING_SETUP_R_DISABLED;
-        p.cq_entries = cq;
-        p.sq_thread_idle = cfg->sqpoll_idle_ms ? cfg->sqpoll_idle_ms : 50;
-        if (first && first->sqpoll) {
-            p.flags |= IORING_SETUP_ATTACH_WQ;
-            p.wq_fd = (__u32)first->ring.ring_fd;
-        }
-        r = io_uring_queue_init_params(entries, &u->ring, &p);
-        if (r == 0) {
-            u->setup_flags = p.flags;
-            u->sqpoll = 1;
-            break;
-        }
-    }
-    if (cfg->sqpoll && !u->sqpoll)
-        ringo__log("worker %d: SQPOLL refused (%s); running without it", w->id, ringo_err_name(r));
-    for (size_t i = 0; !u->sqpoll && i < sizeof(attempts) / sizeof(attempts[0]); i++) {
-        struct io_uring_params p;
+    struct io_uring_params p;
+    for (size_t i = 0; i < ntries; i++) {
         memset(&p, 0, sizeof(p));
         /* R_DISABLED: the ring accepts no SQE until the opcode allow-list
          * is registered and the ring enabled, below */
-        p.flags = attempts[i] | IORING_SETUP_CQSIZE | IORING_SETUP_R_DISABLED;
+        p.flags = tries[i] | IORING_SETUP_CQSIZE | IORING_SETUP_R_DISABLED;
         p.cq_entries = cq;
-        r = io_uring_queue_init_params(entries, &u->ring, &p);
-        if (r == 0) {
-            u->setup_flags = p.flags;
-            const char *nw = getenv("RINGO_NO_IOWAIT");
-            u->no_iowait = (p.features & IORING_FEAT_NO_IOWAIT) && !(nw && *nw == '0');
-            if (!(p.features & IORING_FEAT_NODROP) || !(p.features & IORING_FEAT_EXT_ARG)) {
-                /* pre-5.11: we rely on both */
-                io_uring_queue_exit(&u->ring);
-                free(u);
-                return -ENOTSUP;
+        if (tries[i] & IORING_SETUP_SQPOLL) {
+            p.sq_thread_idle = cfg->sqpoll_idle_ms ? cfg->sqpoll_idle_ms : 50;
+            if (first && first->sqpoll) {
+                p.flags |= IORING_SETUP_ATTACH_WQ;
+                p.wq_fd = (__u32)first->ring.ring_fd;
             }
-            break;
         }
-        if (r != -EINVAL)
+        r = io_uring_queue_init_params(entries, &u->ring, &p);
+        if (r == 0)
+            break;
+        /* SQPOLL may be refused for reasons of its own (EPERM...): go on
+         * with the plain list; there only EINVAL means "try less" */
+        if (r != -EINVAL && !(tries[i] & IORING_SETUP_SQPOLL))
             break;
     }
+    if (r == 0) {
+        u->setup_flags = p.flags;
+        u->sqpoll = (p.flags & IORING_SETUP_SQPOLL) != 0;
+        /* the NO_IOWAIT wait publishes the SQ tail itself: not with SQPOLL */
+        u->no_iowait =
+            !u->sqpoll && (p.features & IORING_FEAT_NO_IOWAIT) && !env_disabled("RINGO_NO_IOWAIT");
+        if (!(p.features & IORING_FEAT_NODROP) || !(p.features & IORING_FEAT_EXT_ARG)) {
+            /* pre-5.11: we rely on both */
+            io_uring_queue_exit(&u->ring);
+            free(u);
+            return -ENOTSUP;
+        }
+    }
+    if (cfg->sqpoll && !u->sqpoll)
+        ringo__log("worker %d: SQPOLL refused; running without it", w->id);
     if (r < 0) {
         free(u);
         return r;
@@ -857,8 +832,8 @@ static int ring_init(struct ringo_worker *w, const ringo_config *cfg)
         }
     }
     /* MSG_RING wake-ups: RINGO_MSG_RING=0 keeps the eventfd (to measure) */
-    const char *mr = getenv("RINGO_MSG_RING");
-    u->msg_ring_ok = io_uring_opcode_supported(probe, IORING_OP_MSG_RING) && !(mr && *mr == '0');
+    u->msg_ring_ok =
+        io_uring_opcode_supported(probe, IORING_OP_MSG_RING) && !env_disabled("RINGO_MSG_RING");
     io_uring_free_probe(probe);
 
     /* saves an fdget/fdput per enter (Linux 5.18); optional */
@@ -868,8 +843,7 @@ static int ring_init(struct ringo_worker *w, const ringo_config *cfg)
      * regular-file I/O lands there): bounded and unbounded pools. */
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
     unsigned iowq[2] = {(unsigned)(ncpu > 0 ? 2 * ncpu : 2), (unsigned)(ncpu > 0 ? 4 * ncpu : 4)};
-    unsigned iowq_set[2] = {iowq[0], iowq[1]};
-    int iowq_ok = io_uring_register_iowq_max_workers(&u->ring, iowq_set) == 0;
+    int iowq_ok = io_uring_register_iowq_max_workers(&u->ring, iowq) == 0;
 
     /* Only the opcodes and SQE flags ringo uses: a stray or forged SQE
      * cannot do anything else through this ring. */
@@ -892,8 +866,7 @@ static int ring_init(struct ringo_worker *w, const ringo_config *cfg)
     }
     w->be_state = u;
     u->cancel_fd_ok = probe_cancel_fd(w, u);
-    const char *ma = getenv("RINGO_MULTISHOT_ACCEPT");
-    u->accept_ms_ok = probe_multishot_accept(w, u) && !(ma && *ma == '0');
+    u->accept_ms_ok = !env_disabled("RINGO_MULTISHOT_ACCEPT") && probe_multishot_accept(w, u);
     arm_wake(w, u);
     snprintf(u->features, sizeof(u->features), "%s%s%s%s%ssq=%u cq=%u%s%s%s%s%s%s%s",
              u->sqpoll ? (u->setup_flags & IORING_SETUP_ATTACH_WQ ? "sqpoll(shared) " : "sqpoll ")

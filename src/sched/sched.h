@@ -154,6 +154,10 @@ void ringo__ready(struct ringo_coro *c, int res);
 void ringo__inbox_spawn(struct ringo_worker *w, struct ringo_coro *c);
 void ringo__inbox_wake(struct ringo_worker *w, struct ringo_coro *c);
 
+/* Wake target with its backend's thread-safe wake() (an eventfd write),
+ * counted as a wake syscall of self (the calling worker; NULL outside). */
+void ringo__wake_direct(struct ringo_worker *self, struct ringo_worker *target);
+
 /* Timer expiry and run-queue helpers used by the worker loop. */
 int64_t ringo__next_timer(struct ringo_worker *w);
 void ringo__fire_timers(struct ringo_worker *w, int64_t now);

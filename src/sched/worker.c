@@ -65,21 +65,25 @@ static int cpus_in_mask(cpu_set_t *set)
 
 /* ---------------- inboxes ---------------- */
 
+void ringo__wake_direct(struct ringo_worker *self, struct ringo_worker *target)
+{
+    if (self) {
+        STAT_INC(self, wake_syscalls);
+        STAT_INC(self, syscalls);
+    }
+    target->be->wake(target);
+}
+
 static void signal_worker(struct ringo_worker *w)
 {
     struct ringo_worker *self = ringo__self;
     if (self)
         STAT_INC(self, remote_wakes);
     if (!atomic_exchange(&w->wake_pending, 1)) {
-        if (self && self->be->wake_from) {
+        if (self && self->be->wake_from)
             self->be->wake_from(self, w);
-            return;
-        }
-        if (self) {
-            STAT_INC(self, wake_syscalls);
-            STAT_INC(self, syscalls);
-        }
-        w->be->wake(w);
+        else
+            ringo__wake_direct(self, w);
     }
 }
 
