@@ -94,7 +94,7 @@ T_CASE(tiny_ring_flood_loses_nothing, T_IO | T_SLOW)
 }
 
 /* SQPOLL gives the same results: the same flood on a ring whose kernel
- * thread does the submitting, with far fewer io_uring_enter calls. */
+ * thread does the submitting. */
 T_CASE(sqpoll_flood_same_results, T_IO | T_SLOW)
 {
     ringo_config cfg;
@@ -109,7 +109,8 @@ T_CASE(sqpoll_flood_same_results, T_IO | T_SLOW)
     if (strcmp(t_backend(), "uring") == 0) {
         if (!strstr(ov_features, "sqpoll"))
             T_SKIP("SQPOLL refused by this kernel: %s", ov_features);
-        /* enters only to sleep when idle or to wake the SQ thread */
-        T_ASSERT(ov_stats.uring_enter < ov_stats.ops / 4);
+        /* How few io_uring_enter calls SQPOLL needs depends on whether
+         * the SQ thread gets a CPU (2 shared cores in CI): a timing
+         * figure, measured in bench/ (RESULTS.md), not asserted here. */
     }
 }
