@@ -97,6 +97,35 @@ ssize_t ringo_write_all(int fd, const void *buf, size_t len, size_t *written, in
  * reported through *got if not NULL). */
 ssize_t ringo_read_full(int fd, void *buf, size_t len, size_t *got, int64_t deadline);
 
+/* A receive buffer lent by ringo_recv_borrow: data[0, len) holds the
+ * bytes received and stays valid until ringo_buf_release. The other
+ * fields are ringo's. */
+typedef struct ringo_buf {
+    void *data;
+    size_t len;
+    uint32_t id_;    /* buffer id in the worker's pool */
+    uint32_t owner_; /* worker that lent it, + 1 */
+} ringo_buf;
+
+/* Receive without copying: on io_uring with multishot recv the bytes are
+ * in a buffer the kernel filled from the worker's provided-buffer ring,
+ * handed over as is; elsewhere one recv into a pool buffer. Returns the
+ * byte count (> 0, also in buf->len), 0 at end of stream (nothing lent),
+ * or -errno (nothing lent). At most ringo_config.recv_buffer_size bytes
+ * per call. Bytes come in stream order, interleaved correctly with
+ * ringo_read/ringo_recv on the same fd. -EBUSY: another coroutine is
+ * already waiting to read this fd. Parks until data, end of stream, the
+ * deadline or a cancel. The caller owns the buffer until it passes it to
+ * ringo_buf_release; holding many starves the pool (reads then fall back
+ * to single-shot recv, counted in recv_fallbacks). */
+ssize_t ringo_recv_borrow(int fd, ringo_buf *buf, int64_t deadline);
+
+/* Give a borrowed buffer back (to the kernel's buffer ring, or the pool).
+ * Must run on the worker that lent it (any coroutine there). Returns 0;
+ * -EXDEV on another worker or outside the runtime (the buffer stays
+ * lent); -EINVAL for a buffer that is not lent. Never blocks. */
+int ringo_buf_release(ringo_buf *buf);
+
 /* recv(2)/send(2) with flags (MSG_NOSIGNAL is always added to send). */
 ssize_t ringo_recv(int fd, void *buf, size_t len, int flags, int64_t deadline);
 ssize_t ringo_send(int fd, const void *buf, size_t len, int flags, int64_t deadline);

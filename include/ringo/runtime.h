@@ -60,6 +60,20 @@ typedef struct ringo_config {
     unsigned sqpoll_idle_ms;      /* the SQPOLL thread sleeps after this much
                                      idle time (default 50).
                                      env RINGO_SQPOLL_IDLE_MS */
+    unsigned recv_buffers;        /* receive buffers per worker (power of two, at
+                                     most 32768), shared by all its connections:
+                                     the provided-buffer ring of multishot recv and
+                                     the pool of ringo_recv_borrow. Default 1024.
+                                     env RINGO_RECV_BUFFERS */
+    unsigned recv_buffer_size;    /* bytes per receive buffer; default 16 KiB
+                                     (pages are committed when first written).
+                                     env RINGO_RECV_BUFFER_SIZE */
+    int multishot_recv;           /* 1 (default where the kernel has it): stream
+                                     sockets read through one multishot recv into
+                                     the buffer ring. env RINGO_MULTISHOT_RECV=0 */
+    size_t zc_threshold;          /* io_uring: sends of at least this many bytes
+                                     go zero-copy (SEND_ZC); 0 = never.
+                                     env RINGO_ZC_THRESHOLD */
 } ringo_config;
 
 /* Fill *cfg with defaults, then apply RINGO_WORKERS, RINGO_BACKEND,

@@ -24,7 +24,14 @@ extern "C" {
     X(io_syscalls, "direct I/O syscalls (read/write/accept/... on epoll)")                         \
     X(wake_syscalls, "cross-worker wake-up syscalls (eventfd writes)")                             \
     X(msg_ring_wakes, "cross-worker wake-ups sent as io_uring MSG_RING SQEs")                      \
-    X(multishot_arms, "multishot accepts armed (first arm and re-arms)")                           \
+    X(accept_arms, "io_uring: multishot accepts armed (first arm and re-arms)")                    \
+    X(recv_arms, "io_uring: multishot recvs armed (first arm and re-arms)")                        \
+    X(recv_enobufs, "io_uring: multishot recvs stopped because the buffer ring ran dry")           \
+    X(recv_fallbacks, "io_uring: reads done single-shot because the buffer ring was dry")          \
+    X(bufs_spare, "borrowed buffers malloc'd because the pool was empty")                          \
+    X(zc_sends, "io_uring: zero-copy sends (SEND_ZC)")                                             \
+    X(zc_copied, "io_uring: zero-copy sends the kernel copied after all (loopback...)")            \
+    X(direct_hits, "io_uring: reads/writes done by a direct syscall, no SQE")                      \
     X(sqes, "SQEs submitted")                                                                      \
     X(cqes, "CQEs reaped")                                                                         \
     X(rounds, "scheduler rounds")                                                                  \

@@ -15,6 +15,8 @@
 struct ringo_worker;
 struct ringo_coro;
 struct ringo_config;
+struct ringo_buf;
+struct bufpool;
 
 enum ringo_opcode {
     RINGO_OP_READ,    /* read(fd, buf, len) */
@@ -27,6 +29,7 @@ enum ringo_opcode {
     RINGO_OP_CONNECT, /* connect(fd, addr, addrlen) to completion */
     RINGO_OP_CLOSE,   /* cancel this worker's ops on fd, then close it */
     RINGO_OP_POLL,    /* wait for poll events `flags` (POLLIN/POLLOUT) */
+    RINGO_OP_BORROW,  /* ringo_recv_borrow: buf is the struct ringo_buf */
 };
 
 struct ringo_op {
@@ -41,6 +44,8 @@ struct ringo_op {
     struct sockaddr *addr;
     socklen_t addrlen; /* accept: in/out; connect: in */
     int64_t deadline;
+    /* 1: one plain single-shot op, never through a multishot recv queue */
+    uint8_t single;
 
     /* backend state */
     struct ringo_coro *coro;
@@ -74,6 +79,8 @@ struct ringo_backend {
      * through self's queue (io_uring MSG_RING: no syscall of its own, it
      * rides on self's next submit). NULL: use wake(). */
     void (*wake_from)(struct ringo_worker *self, struct ringo_worker *target);
+    /* Give back a buffer lent by RINGO_OP_BORROW on this worker. */
+    void (*release)(struct ringo_worker *w, struct ringo_buf *buf);
     /* Features in use, for the start-up log ("single_issuer defer_taskrun
      * ..."). */
     const char *(*features)(struct ringo_worker *w);
@@ -87,6 +94,12 @@ extern const struct ringo_backend ringo__epoll_backend;
  * choice and why when verbose or on fallback. Returns 0 or -errno. */
 int ringo__backend_select(struct ringo_worker *w, const struct ringo_config *cfg,
                           const struct ringo_backend **chosen, const char **fallback_reason);
+
+/* RINGO_OP_BORROW done as one plain read into a pool buffer, through the
+ * backend's own io (op->single set): both backends' path when no
+ * kernel-filled buffer is at hand. */
+int ringo__borrow_single(struct ringo_worker *w, struct bufpool *pool, struct ringo_op *op,
+                         int (*io)(struct ringo_worker *, struct ringo_op *));
 
 /* The I/O entry point for src/net: runs op on the calling coroutine's
  * worker. Returns RINGO_ENOTINCORO outside a coroutine. */

@@ -15,6 +15,8 @@
 
 #include "base/fdvec.h"
 #include "io/backend.h"
+#include "io/bufpool.h"
+#include "ringo/net.h"
 #include "sched/sched.h"
 
 struct fd_waiters {
@@ -35,6 +37,7 @@ struct ep {
     int have_pwait2;
     struct fd_waiters *fds;
     size_t nfds;
+    struct bufpool pool; /* buffers for ringo_recv_borrow */
     struct epoll_event events[256];
 };
 
@@ -202,6 +205,8 @@ static int ep_io(struct ringo_worker *w, struct ringo_op *op)
     struct ringo_coro *c = w->current;
     if (op->opcode == RINGO_OP_CLOSE)
         return ep_close(w, e, op->fd);
+    if (op->opcode == RINGO_OP_BORROW)
+        return ringo__borrow_single(w, &e->pool, op, ep_io);
     if (c->cancelled)
         return -ECANCELED;
     STAT_INC(w, ops);
@@ -324,13 +329,19 @@ static void ep_wake(struct ringo_worker *w)
 
 static int ep_init(struct ringo_worker *w, const ringo_config *cfg)
 {
-    (void)cfg;
     struct ep *e = calloc(1, sizeof(*e));
     if (!e)
         return -ENOMEM;
+    int r = ringo__bufpool_init(&e->pool, cfg->recv_buffers ? cfg->recv_buffers : 1024,
+                                cfg->recv_buffer_size ? cfg->recv_buffer_size : 16 * 1024);
+    if (r < 0) {
+        free(e);
+        return r;
+    }
     e->epfd = epoll_create1(EPOLL_CLOEXEC);
     if (e->epfd < 0) {
         int err = -errno;
+        ringo__bufpool_fini(&e->pool);
         free(e);
         return err;
     }
@@ -338,6 +349,7 @@ static int ep_init(struct ringo_worker *w, const ringo_config *cfg)
     if (e->wake_fd < 0) {
         int err = -errno;
         close(e->epfd);
+        ringo__bufpool_fini(&e->pool);
         free(e);
         return err;
     }
@@ -359,8 +371,15 @@ static void ep_fini(struct ringo_worker *w)
     close(e->wake_fd);
     close(e->epfd);
     free(e->fds);
+    ringo__bufpool_fini(&e->pool);
     free(e);
     w->be_state = NULL;
+}
+
+static void ep_release(struct ringo_worker *w, ringo_buf *b)
+{
+    struct ep *e = w->be_state;
+    ringo__bufpool_put(&e->pool, b->data, b->id_);
 }
 
 static const char *ep_features(struct ringo_worker *w)
@@ -377,5 +396,6 @@ const struct ringo_backend ringo__epoll_backend = {
     .io = ep_io,
     .poll = ep_poll,
     .wake = ep_wake,
+    .release = ep_release,
     .features = ep_features,
 };

@@ -18,62 +18,7 @@
 #include "io/backend.h"
 #include "sched/sched.h"
 
-/* user_data tags: ops are 8-byte aligned, so bit 0 marks the CQE of the
- * op's linked timeout; 0 marks CQEs nobody waits for (cancel requests). */
-#define TAG_TIMEOUT ((uintptr_t)1)
-/* Bit 1 (never set in an op pointer) marks ringo's own CQEs: kind in bits
- * 2-7, a payload above. */
-#define TAG_SPECIAL            ((uintptr_t)2)
-#define SPECIAL(kind, payload) (((uint64_t)(payload) << 8) | ((kind) << 2) | TAG_SPECIAL)
-#define SPECIAL_KIND(ud)       (((ud) >> 2) & 0x3f)
-#define SPECIAL_PAYLOAD(ud)    ((uint64_t)(ud) >> 8)
-enum special_kind {
-    SP_PROBE = 0,    /* start-up probe */
-    SP_WOKEN = 1,    /* a MSG_RING wake-up posted into our CQ */
-    SP_MSG_SENT = 2, /* our MSG_RING to worker <payload> completed */
-    SP_ACCEPT = 3,   /* multishot accept; payload: listener gen << 32 | fd */
-};
-
-/* A listener with a multishot accept armed on this worker's ring: the
- * kernel keeps accepting and posts one CQE per connection; connections
- * nobody waits for yet queue here until ringo_accept takes them. */
-struct mlisten {
-    uint32_t gen;            /* tells a late CQE of a closed listener apart */
-    int armed;               /* the multishot SQE is live in the kernel */
-    int err;                 /* an error to hand to the next ringo_accept */
-    struct ringo_op *waiter; /* the ringo_accept parked on it, if any */
-    int *queue;              /* accepted fds, FIFO */
-    size_t head, count, cap;
-};
-
-/* The queue is not capped by cancelling the multishot: an ASYNC_CANCEL of
- * a live multishot accept was seen (Linux 6.18) to stop its CQEs without
- * posting the final one until ring teardown, stalling the listener. The
- * queue holds 4 bytes per connection; the accept loop drains it. */
-
-struct uring {
-    struct io_uring ring;
-    unsigned setup_flags;
-    int cancel_fd_ok;           /* IORING_ASYNC_CANCEL_FD|ALL (Linux 5.19) */
-    int msg_ring_ok;            /* IORING_OP_MSG_RING (Linux 5.18) in use */
-    int accept_ms_ok;           /* IORING_ACCEPT_MULTISHOT (Linux 5.19) in use */
-    int sqpoll;                 /* IORING_SETUP_SQPOLL: the kernel thread submits */
-    int no_iowait;              /* IORING_ENTER_NO_IOWAIT (Linux 6.15) in use */
-    struct mlisten **listeners; /* by fd; NULL when none */
-    size_t nlisteners;
-    uint32_t next_gen;
-    int wake_fd; /* eventfd other threads write to wake us */
-    uint64_t wake_buf;
-    struct ringo_op wake_op; /* the pending read on wake_fd */
-    char features[200];
-    /* Per-fd hints: FD_STREAM marks TCP sockets ringo made (accept,
-     * connect), whose reads go out as IORING_OP_RECV, a shorter path
-     * through the kernel than IORING_OP_READ. */
-    uint8_t *fdflags;
-    size_t nfd;
-};
-
-#define FD_STREAM 0x1
+#include "io/uring_int.h"
 
 /* A fresh TCP socket from accept or connect: forget what the number meant
  * before and send its reads as recv. */
@@ -124,6 +69,11 @@ static struct io_uring_sqe *get_sqe(struct ringo_worker *w, struct uring *u, uns
     return io_uring_get_sqe(&u->ring);
 }
 
+struct io_uring_sqe *ringo__uring_sqe(struct ringo_worker *w, struct uring *u, unsigned need)
+{
+    return get_sqe(w, u, need);
+}
+
 static void arm_wake(struct ringo_worker *w, struct uring *u)
 {
     struct io_uring_sqe *sqe = get_sqe(w, u, 1);
@@ -144,7 +94,9 @@ static void complete(struct ringo_worker *w, struct uring *u, struct io_uring_cq
         /* SP_WOKEN needs nothing: its arrival ended the wait, and the loop
          * looks at the inbox next. A MSG_RING that failed (the target's CQ
          * was full: -EOVERFLOW) falls back to the eventfd. */
-        if (SPECIAL_KIND(ud) == SP_ACCEPT)
+        if (SPECIAL_KIND(ud) == SP_RECV)
+            ringo__urecv_cqe(w, u, SPECIAL_PAYLOAD(ud), cqe->res, cqe->flags);
+        else if (SPECIAL_KIND(ud) == SP_ACCEPT)
             accept_cqe(w, u, SPECIAL_PAYLOAD(ud), cqe->res, cqe->flags);
         else if (SPECIAL_KIND(ud) == SP_MSG_SENT && cqe->res < 0)
             ringo__wake_direct(w, &w->rt->workers[SPECIAL_PAYLOAD(ud)]);
@@ -241,6 +193,9 @@ static void prep(struct uring *u, struct io_uring_sqe *sqe, struct ringo_op *op)
         break;
     case RINGO_OP_POLL:
         io_uring_prep_poll_add(sqe, op->fd, (unsigned)op->flags);
+        break;
+    case RINGO_OP_BORROW: /* served by uring_recv.c, never an SQE of its own */
+        io_uring_prep_nop(sqe);
         break;
     }
 }
@@ -442,7 +397,7 @@ static int accept_multishot(struct ringo_worker *w, struct uring *u, struct ring
             io_uring_sqe_set_data64(sqe,
                                     SPECIAL(SP_ACCEPT, (uint64_t)m->gen << 32 | (uint32_t)op->fd));
             STAT_INC(w, sqes);
-            STAT_INC(w, multishot_arms);
+            STAT_INC(w, accept_arms);
             m->armed = 1;
         }
         m->waiter = op;
@@ -488,13 +443,34 @@ static int ring_io(struct ringo_worker *w, struct ringo_op *op)
 {
     struct uring *u = w->be_state;
     struct ringo_coro *c = w->current;
-    if (op->opcode == RINGO_OP_ACCEPT && !op->addr && u->accept_ms_ok && !c->cancelled) {
-        int res;
-        if (accept_multishot(w, u, op, &res))
+    int res;
+    switch ((enum ringo_opcode)op->opcode) {
+    case RINGO_OP_ACCEPT:
+        if (!op->addr && u->accept_ms_ok && !c->cancelled && accept_multishot(w, u, op, &res))
             return res;
-    }
-    if (op->opcode == RINGO_OP_CLOSE)
+        break;
+    case RINGO_OP_READ:
+    case RINGO_OP_RECV:
+    case RINGO_OP_READV:
+    case RINGO_OP_BORROW:
+        if (ringo__urecv_io(w, u, op, &res))
+            return res;
+        break;
+    case RINGO_OP_CLOSE:
         listener_forget(u, op->fd);
+        ringo__urecv_forget(u, op->fd);
+        break;
+    default:
+        break;
+    }
+    return ringo__uring_single(w, op);
+}
+
+/* One plain op: an SQE (and a linked timeout), park until its CQEs. */
+int ringo__uring_single(struct ringo_worker *w, struct ringo_op *op)
+{
+    struct uring *u = w->be_state;
+    struct ringo_coro *c = w->current;
     for (;;) {
         if (c->cancelled && op->opcode != RINGO_OP_CLOSE)
             return -ECANCELED;
@@ -518,7 +494,7 @@ static int ring_io(struct ringo_worker *w, struct ringo_op *op)
             p.fd = op->fd;
             p.flags = out ? POLLOUT : POLLIN;
             p.deadline = op->deadline;
-            int r = ring_io(w, &p);
+            int r = ringo__uring_single(w, &p);
             if (r < 0)
                 return r;
             continue;
@@ -643,7 +619,7 @@ static void ring_wake_from(struct ringo_worker *self, struct ringo_worker *targe
 
 /* RINGO_<feature>=0 in the environment turns an optional fast path off
  * (for measuring it against the plain path). */
-static int env_disabled(const char *name)
+int ringo__uring_env_disabled(const char *name)
 {
     const char *v = getenv(name);
     return v && v[0] == '0' && v[1] == 0;
@@ -716,7 +692,7 @@ static int restrict_ring(struct uring *u)
     res[n].opcode = IORING_RESTRICTION_SQE_OP;
     res[n++].sqe_op = IORING_OP_MSG_RING;
     res[n].opcode = IORING_RESTRICTION_SQE_FLAGS_ALLOWED;
-    res[n++].sqe_flags = IOSQE_IO_LINK | IOSQE_IO_HARDLINK;
+    res[n++].sqe_flags = IOSQE_IO_LINK | IOSQE_IO_HARDLINK | IOSQE_BUFFER_SELECT;
     /* liburing unregisters the ring fd when the ring is torn down */
     res[n].opcode = IORING_RESTRICTION_REGISTER_OP;
     res[n++].register_op = IORING_UNREGISTER_RING_FDS;
@@ -739,6 +715,17 @@ static int probe_multishot_accept(struct ringo_worker *w, struct uring *u)
 {
     struct io_uring_sqe *sqe = io_uring_get_sqe(&u->ring);
     io_uring_prep_multishot_accept(sqe, u->wake_fd, NULL, NULL, 0);
+    return probe_flag_known(w, u, sqe);
+}
+
+/* IORING_RECV_MULTISHOT (Linux 6.0): -ENOTSOCK on the eventfd if known. */
+static int probe_multishot_recv(struct ringo_worker *w, struct uring *u)
+{
+    struct io_uring_sqe *sqe = io_uring_get_sqe(&u->ring);
+    io_uring_prep_recv(sqe, u->wake_fd, NULL, 0, 0);
+    sqe->ioprio |= IORING_RECV_MULTISHOT;
+    sqe->flags |= IOSQE_BUFFER_SELECT;
+    sqe->buf_group = RECV_BGID;
     return probe_flag_known(w, u, sqe);
 }
 
@@ -800,8 +787,8 @@ static int ring_init(struct ringo_worker *w, const ringo_config *cfg)
         u->setup_flags = p.flags;
         u->sqpoll = (p.flags & IORING_SETUP_SQPOLL) != 0;
         /* the NO_IOWAIT wait publishes the SQ tail itself: not with SQPOLL */
-        u->no_iowait =
-            !u->sqpoll && (p.features & IORING_FEAT_NO_IOWAIT) && !env_disabled("RINGO_NO_IOWAIT");
+        u->no_iowait = !u->sqpoll && (p.features & IORING_FEAT_NO_IOWAIT) &&
+                       !ringo__uring_env_disabled("RINGO_NO_IOWAIT");
         if (!(p.features & IORING_FEAT_NODROP) || !(p.features & IORING_FEAT_EXT_ARG)) {
             /* pre-5.11: we rely on both */
             io_uring_queue_exit(&u->ring);
@@ -832,8 +819,8 @@ static int ring_init(struct ringo_worker *w, const ringo_config *cfg)
         }
     }
     /* MSG_RING wake-ups: RINGO_MSG_RING=0 keeps the eventfd (to measure) */
-    u->msg_ring_ok =
-        io_uring_opcode_supported(probe, IORING_OP_MSG_RING) && !env_disabled("RINGO_MSG_RING");
+    u->msg_ring_ok = io_uring_opcode_supported(probe, IORING_OP_MSG_RING) &&
+                     !ringo__uring_env_disabled("RINGO_MSG_RING");
     io_uring_free_probe(probe);
 
     /* saves an fdget/fdput per enter (Linux 5.18); optional */
@@ -845,12 +832,22 @@ static int ring_init(struct ringo_worker *w, const ringo_config *cfg)
     unsigned iowq[2] = {(unsigned)(ncpu > 0 ? 2 * ncpu : 2), (unsigned)(ncpu > 0 ? 4 * ncpu : 4)};
     int iowq_ok = io_uring_register_iowq_max_workers(&u->ring, iowq) == 0;
 
+    /* receive buffers; the buffer ring is registered before the
+     * allow-list, which then forbids registering anything */
+    r = ringo__urecv_init(w, u, cfg);
+    if (r < 0) {
+        io_uring_queue_exit(&u->ring);
+        free(u);
+        return r;
+    }
+
     /* Only the opcodes and SQE flags ringo uses: a stray or forged SQE
      * cannot do anything else through this ring. */
     int restricted = restrict_ring(u) == 0;
     r = enable_ring(u);
     if (r < 0) {
         io_uring_queue_exit(&u->ring);
+        ringo__urecv_fini(u);
         free(u);
         return r;
     }
@@ -861,14 +858,19 @@ static int ring_init(struct ringo_worker *w, const ringo_config *cfg)
     if (u->wake_fd < 0) {
         int e = -errno;
         io_uring_queue_exit(&u->ring);
+        ringo__urecv_fini(u);
         free(u);
         return e;
     }
     w->be_state = u;
     u->cancel_fd_ok = probe_cancel_fd(w, u);
-    u->accept_ms_ok = !env_disabled("RINGO_MULTISHOT_ACCEPT") && probe_multishot_accept(w, u);
+    u->accept_ms_ok =
+        !ringo__uring_env_disabled("RINGO_MULTISHOT_ACCEPT") && probe_multishot_accept(w, u);
+    u->recv_ms_ok = u->br && probe_multishot_recv(w, u);
+    if (u->br && !u->recv_ms_ok)
+        ringo__urecv_unused(u);
     arm_wake(w, u);
-    snprintf(u->features, sizeof(u->features), "%s%s%s%s%ssq=%u cq=%u%s%s%s%s%s%s%s",
+    snprintf(u->features, sizeof(u->features), "%s%s%s%s%ssq=%u cq=%u%s%s%s%s%s%s%s%s",
              u->sqpoll ? (u->setup_flags & IORING_SETUP_ATTACH_WQ ? "sqpoll(shared) " : "sqpoll ")
                        : "",
              u->setup_flags & IORING_SETUP_SINGLE_ISSUER ? "single_issuer " : "",
@@ -878,7 +880,7 @@ static int ring_init(struct ringo_worker *w, const ringo_config *cfg)
              reg ? " registered_ring_fd" : "", u->cancel_fd_ok ? " cancel_fd" : "",
              u->msg_ring_ok ? " msg_ring" : "", u->accept_ms_ok ? " multishot_accept" : "",
              restricted ? " restricted" : "", iowq_ok ? " iowq_max" : "",
-             u->no_iowait ? " no_iowait" : "");
+             u->no_iowait ? " no_iowait" : "", u->recv_ms_ok ? " multishot_recv" : "");
     return 0;
 }
 
@@ -895,6 +897,7 @@ static void ring_fini(struct ringo_worker *w)
         if (u->listeners[i])
             listener_forget(u, (int)i);
     free(u->listeners);
+    ringo__urecv_fini(u);
     free(u->fdflags);
     free(u);
     w->be_state = NULL;
@@ -915,5 +918,6 @@ const struct ringo_backend ringo__uring_backend = {
     .poll = ring_poll,
     .wake = ring_wake,
     .wake_from = ring_wake_from,
+    .release = ringo__urecv_release,
     .features = ring_features,
 };

@@ -104,3 +104,33 @@ ssize_t ringo_read_full(int fd, void *buf, size_t len, size_t *got, int64_t dead
         *got = done;
     return (ssize_t)done;
 }
+
+ssize_t ringo_recv_borrow(int fd, ringo_buf *buf, int64_t deadline)
+{
+    if (!buf)
+        return -EINVAL;
+    buf->data = NULL;
+    buf->len = 0;
+    buf->owner_ = 0;
+    struct ringo_op op;
+    memset(&op, 0, sizeof(op));
+    op.opcode = RINGO_OP_BORROW;
+    op.fd = fd;
+    op.buf = buf;
+    op.deadline = deadline;
+    return ringo__io(&op);
+}
+
+int ringo_buf_release(ringo_buf *buf)
+{
+    struct ringo_worker *w = ringo__self;
+    if (!buf || buf->owner_ == 0)
+        return -EINVAL;
+    if (!w || buf->owner_ != (uint32_t)w->id + 1)
+        return -EXDEV;
+    w->be->release(w, buf);
+    buf->owner_ = 0;
+    buf->data = NULL;
+    buf->len = 0;
+    return 0;
+}

@@ -54,6 +54,10 @@ void ringo_config_init(ringo_config *cfg)
     cfg->verbose = (int)env_long("RINGO_VERBOSE", 0);
     cfg->sqpoll = (int)env_long("RINGO_SQPOLL", 0);
     cfg->sqpoll_idle_ms = (unsigned)env_long("RINGO_SQPOLL_IDLE_MS", 50);
+    cfg->recv_buffers = (unsigned)env_long("RINGO_RECV_BUFFERS", 1024);
+    cfg->recv_buffer_size = (unsigned)env_long("RINGO_RECV_BUFFER_SIZE", 16 * 1024);
+    cfg->multishot_recv = (int)env_long("RINGO_MULTISHOT_RECV", 1);
+    cfg->zc_threshold = (size_t)env_long("RINGO_ZC_THRESHOLD", 0);
 }
 
 static int cpus_in_mask(cpu_set_t *set)
@@ -495,6 +499,11 @@ static int validate(const ringo_config *cfg)
         strcmp(cfg->backend, "epoll"))
         return -EINVAL;
     if (cfg->stack_size > (size_t)1 << 30)
+        return -EINVAL;
+    /* the kernel's buffer rings: a power of two of at most 32768 entries */
+    if (cfg->recv_buffers > 32768 || (cfg->recv_buffers & (cfg->recv_buffers - 1)))
+        return -EINVAL;
+    if (cfg->recv_buffer_size > (1u << 24))
         return -EINVAL;
     return 0;
 }
