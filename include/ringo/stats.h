@@ -30,6 +30,7 @@ extern "C" {
     X(recv_fallbacks, "io_uring: reads done single-shot because the buffer ring was dry")          \
     X(bufs_spare, "borrowed buffers malloc'd because the pool was empty")                          \
     X(zc_sends, "io_uring: zero-copy sends (SEND_ZC)")                                             \
+    X(zc_notifs, "io_uring: zero-copy send notifications (buffer released by the kernel)")         \
     X(zc_copied, "io_uring: zero-copy sends the kernel copied after all (loopback...)")            \
     X(direct_hits, "io_uring: reads/writes done by a direct syscall, no SQE")                      \
     X(sqes, "SQEs submitted")                                                                      \

@@ -53,6 +53,7 @@ struct ringo_op {
     uint8_t pending;   /* CQEs the kernel still owes (io_uring) */
     uint8_t timed_out; /* its linked timeout fired */
     uint8_t cancel_sent;
+    uint8_t zc; /* went out as SEND_ZC: a notification CQE follows */
     struct __kernel_timespec ts;
 };
 

@@ -20,6 +20,15 @@
 
 #include "io/uring_int.h"
 
+/* Newer than liburing 2.3's headers (Linux 6.2): SEND_ZC says in its
+ * notification whether the kernel copied the data after all. */
+#ifndef IORING_SEND_ZC_REPORT_USAGE
+#define IORING_SEND_ZC_REPORT_USAGE (1U << 3)
+#endif
+#ifndef IORING_NOTIF_USAGE_ZC_COPIED
+#define IORING_NOTIF_USAGE_ZC_COPIED (1U << 31)
+#endif
+
 /* A fresh TCP socket from accept or connect: forget what the number meant
  * before and send its reads as recv. */
 static void mark_stream(struct uring *u, int fd)
@@ -111,8 +120,16 @@ static void complete(struct ringo_worker *w, struct uring *u, struct io_uring_cq
     if (ud & TAG_TIMEOUT) {
         if (cqe->res == -ETIME)
             op->timed_out = 1;
+    } else if (cqe->flags & IORING_CQE_F_NOTIF) {
+        /* SEND_ZC let go of the buffer; on loopback it copied after all */
+        STAT_INC(w, zc_notifs);
+        if ((uint32_t)cqe->res & IORING_NOTIF_USAGE_ZC_COPIED)
+            STAT_INC(w, zc_copied);
     } else {
         op->res = cqe->res;
+        /* a SEND_ZC that failed early posts no notification */
+        if (op->zc && !(cqe->flags & IORING_CQE_F_MORE))
+            op->pending--;
     }
     /* The coroutine (and the op record on its stack) may continue only
      * once the kernel has posted every CQE it owes for this op. */
@@ -174,7 +191,18 @@ static void prep(struct uring *u, struct io_uring_sqe *sqe, struct ringo_op *op)
         io_uring_prep_recv(sqe, op->fd, op->buf, len, op->flags);
         break;
     case RINGO_OP_SEND:
-        io_uring_prep_send(sqe, op->fd, op->buf, len, op->flags | MSG_NOSIGNAL);
+        if (op->zc) {
+            io_uring_prep_send_zc(sqe, op->fd, op->buf, len, op->flags | MSG_NOSIGNAL, u->zc_flags);
+            /* bytes inside the registered pool (a borrowed buffer echoed
+             * back): no page pinning per send */
+            char *p = op->buf, *base = u->pool.mem;
+            if (u->zc_fixed && p >= base && p + len <= base + u->pool.size * u->pool.count) {
+                sqe->ioprio |= IORING_RECVSEND_FIXED_BUF;
+                sqe->buf_index = 0;
+            }
+        } else {
+            io_uring_prep_send(sqe, op->fd, op->buf, len, op->flags | MSG_NOSIGNAL);
+        }
         break;
     case RINGO_OP_READV:
         io_uring_prep_readv(sqe, op->fd, op->iov, (unsigned)op->iovcnt, (__u64)-1);
@@ -238,7 +266,12 @@ static int submit_and_park(struct ringo_worker *w, struct uring *u, struct ringo
     op->res = 0;
     op->timed_out = 0;
     op->cancel_sent = 0;
-    op->pending = 1;
+    /* SEND_ZC: the kernel holds the buffer until the notification CQE,
+     * so the coroutine waits for that one too */
+    op->zc = op->opcode == RINGO_OP_SEND && u->zc_threshold && op->len >= u->zc_threshold;
+    op->pending = 1 + op->zc;
+    if (op->zc)
+        STAT_INC(w, zc_sends);
     prep(u, sqe, op);
     io_uring_sqe_set_data(sqe, op);
     STAT_INC(w, sqes);
@@ -251,7 +284,7 @@ static int submit_and_park(struct ringo_worker *w, struct uring *u, struct ringo
         struct io_uring_sqe *t = io_uring_get_sqe(&u->ring);
         io_uring_prep_link_timeout(t, &op->ts, IORING_TIMEOUT_ABS);
         io_uring_sqe_set_data(t, (void *)((uintptr_t)op | TAG_TIMEOUT));
-        op->pending = 2;
+        op->pending++;
         STAT_INC(w, sqes);
     }
     if (op->opcode == RINGO_OP_CLOSE) {
@@ -682,7 +715,7 @@ static int restrict_ring(struct uring *u)
 {
     /* the opcodes ringo requires, plus MSG_RING (used when present) */
     enum { NREQ = sizeof(required_ops) / sizeof(required_ops[0]) };
-    struct io_uring_restriction res[NREQ + 3];
+    struct io_uring_restriction res[NREQ + 4];
     memset(res, 0, sizeof(res));
     size_t n = 0;
     for (size_t i = 0; i < NREQ; i++) {
@@ -691,6 +724,10 @@ static int restrict_ring(struct uring *u)
     }
     res[n].opcode = IORING_RESTRICTION_SQE_OP;
     res[n++].sqe_op = IORING_OP_MSG_RING;
+    if (u->zc_threshold) {
+        res[n].opcode = IORING_RESTRICTION_SQE_OP;
+        res[n++].sqe_op = IORING_OP_SEND_ZC;
+    }
     res[n].opcode = IORING_RESTRICTION_SQE_FLAGS_ALLOWED;
     res[n++].sqe_flags = IOSQE_IO_LINK | IOSQE_IO_HARDLINK | IOSQE_BUFFER_SELECT;
     /* liburing unregisters the ring fd when the ring is torn down */
@@ -726,6 +763,14 @@ static int probe_multishot_recv(struct ringo_worker *w, struct uring *u)
     sqe->ioprio |= IORING_RECV_MULTISHOT;
     sqe->flags |= IOSQE_BUFFER_SELECT;
     sqe->buf_group = RECV_BGID;
+    return probe_flag_known(w, u, sqe);
+}
+
+/* IORING_SEND_ZC_REPORT_USAGE (Linux 6.2). */
+static int probe_zc_report_usage(struct ringo_worker *w, struct uring *u)
+{
+    struct io_uring_sqe *sqe = io_uring_get_sqe(&u->ring);
+    io_uring_prep_send_zc(sqe, u->wake_fd, NULL, 0, 0, IORING_SEND_ZC_REPORT_USAGE);
     return probe_flag_known(w, u, sqe);
 }
 
@@ -821,7 +866,10 @@ static int ring_init(struct ringo_worker *w, const ringo_config *cfg)
     /* MSG_RING wake-ups: RINGO_MSG_RING=0 keeps the eventfd (to measure) */
     u->msg_ring_ok = io_uring_opcode_supported(probe, IORING_OP_MSG_RING) &&
                      !ringo__uring_env_disabled("RINGO_MSG_RING");
+    int send_zc_op = io_uring_opcode_supported(probe, IORING_OP_SEND_ZC);
     io_uring_free_probe(probe);
+    if (cfg->zc_threshold && send_zc_op)
+        u->zc_threshold = cfg->zc_threshold;
 
     /* saves an fdget/fdput per enter (Linux 5.18); optional */
     int reg = io_uring_register_ring_fd(&u->ring) == 1;
@@ -867,10 +915,12 @@ static int ring_init(struct ringo_worker *w, const ringo_config *cfg)
     u->accept_ms_ok =
         !ringo__uring_env_disabled("RINGO_MULTISHOT_ACCEPT") && probe_multishot_accept(w, u);
     u->recv_ms_ok = u->br && probe_multishot_recv(w, u);
+    if (u->zc_threshold && probe_zc_report_usage(w, u))
+        u->zc_flags = IORING_SEND_ZC_REPORT_USAGE;
     if (u->br && !u->recv_ms_ok)
         ringo__urecv_unused(u);
     arm_wake(w, u);
-    snprintf(u->features, sizeof(u->features), "%s%s%s%s%ssq=%u cq=%u%s%s%s%s%s%s%s%s",
+    snprintf(u->features, sizeof(u->features), "%s%s%s%s%ssq=%u cq=%u%s%s%s%s%s%s%s%s%s%s",
              u->sqpoll ? (u->setup_flags & IORING_SETUP_ATTACH_WQ ? "sqpoll(shared) " : "sqpoll ")
                        : "",
              u->setup_flags & IORING_SETUP_SINGLE_ISSUER ? "single_issuer " : "",
@@ -880,7 +930,8 @@ static int ring_init(struct ringo_worker *w, const ringo_config *cfg)
              reg ? " registered_ring_fd" : "", u->cancel_fd_ok ? " cancel_fd" : "",
              u->msg_ring_ok ? " msg_ring" : "", u->accept_ms_ok ? " multishot_accept" : "",
              restricted ? " restricted" : "", iowq_ok ? " iowq_max" : "",
-             u->no_iowait ? " no_iowait" : "", u->recv_ms_ok ? " multishot_recv" : "");
+             u->no_iowait ? " no_iowait" : "", u->recv_ms_ok ? " multishot_recv" : "",
+             u->zc_threshold ? " send_zc" : "", u->zc_fixed ? "(fixed)" : "");
     return 0;
 }
 

@@ -91,6 +91,8 @@ struct uring {
     size_t nconns;
     uint32_t next_recv_gen;
     size_t zc_threshold; /* SEND_ZC from this many bytes; 0: never */
+    unsigned zc_flags;   /* IORING_SEND_ZC_REPORT_USAGE where known */
+    int zc_fixed;        /* the buffer pool is registered buffer 0 */
     /* Per-fd hints: FD_STREAM marks TCP sockets ringo made (accept,
      * connect), whose reads go out as IORING_OP_RECV, a shorter path
      * through the kernel than IORING_OP_READ. */

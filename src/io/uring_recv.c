@@ -51,6 +51,14 @@ int ringo__urecv_init(struct ringo_worker *w, struct uring *u, const ringo_confi
     int r = ringo__bufpool_init(&u->pool, count, size);
     if (r < 0)
         return r;
+    if (u->zc_threshold) {
+        /* The pool as registered buffer 0: a SEND_ZC of bytes inside it
+         * (a borrowed buffer sent back out) skips pinning the pages each
+         * time. Registration pins the whole pool in memory, which is why
+         * it is only done when zero-copy sends are asked for. */
+        struct iovec iov = {.iov_base = u->pool.mem, .iov_len = (size_t)count * size};
+        u->zc_fixed = io_uring_register_buffers(&u->ring, &iov, 1) == 0;
+    }
     if (!cfg->multishot_recv || ringo__uring_env_disabled("RINGO_MULTISHOT_RECV"))
         return 0;
     size_t ring_sz = (size_t)count * sizeof(struct io_uring_buf);

@@ -2,7 +2,10 @@
  * SO_REUSEPORT listener per worker.
  *
  *   ringo-echo [--port N] [--host ADDR] [--workers N] [--backend B]
- *              [--stats-file PATH] [--quiet]
+ *              [--stats-file PATH] [--quiet] [--borrow]
+ *
+ * --borrow echoes with ringo_recv_borrow/ringo_buf_release: the bytes go
+ * back out of the buffer the kernel received them into, no copy.
  *
  * SIGUSR1 prints the runtime counters to stderr (and rewrites
  * --stats-file); SIGINT/SIGTERM stop it, printing the counters. */
@@ -23,13 +26,14 @@ static struct {
     int port;
     const char *stats_file;
     int quiet;
+    int borrow;
     ringo_addr addr;
 } opt = {.host = "*", .port = 7000};
 
 static void usage(FILE *f)
 {
     fprintf(f, "usage: ringo-echo [--port N] [--host ADDR] [--workers N] "
-               "[--backend auto|uring|epoll] [--stats-file PATH] [--quiet]\n");
+               "[--backend auto|uring|epoll] [--stats-file PATH] [--quiet] [--borrow]\n");
 }
 
 /* Counters as "name value" lines; written to a temporary file and renamed
@@ -59,9 +63,25 @@ static void on_signal(int sig)
         dump_stats();
 }
 
+static void serve_conn_borrow(int fd)
+{
+    ringo_buf b;
+    while (ringo_recv_borrow(fd, &b, RINGO_FOREVER) > 0) {
+        ssize_t w = ringo_write_all(fd, b.data, b.len, NULL, RINGO_FOREVER);
+        ringo_buf_release(&b);
+        if (w < 0)
+            break;
+    }
+    ringo_close(fd);
+}
+
 static void serve_conn(void *arg)
 {
     int fd = (int)(intptr_t)arg;
+    if (opt.borrow) {
+        serve_conn_borrow(fd);
+        return;
+    }
     char buf[16 * 1024];
     for (;;) {
         ssize_t n = ringo_read(fd, buf, sizeof(buf), RINGO_FOREVER);
@@ -160,11 +180,12 @@ int main(int argc, char **argv)
         {"backend", required_argument, 0, 'b'},
         {"stats-file", required_argument, 0, 's'},
         {"quiet", no_argument, 0, 'q'},
+        {"borrow", no_argument, 0, 'B'},
         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0},
     };
     int c;
-    while ((c = getopt_long(argc, argv, "p:H:w:b:s:qh", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "p:H:w:b:s:qBh", longopts, NULL)) != -1) {
         switch (c) {
         case 'p':
             opt.port = atoi(optarg);
@@ -183,6 +204,9 @@ int main(int argc, char **argv)
             break;
         case 'q':
             opt.quiet = 1;
+            break;
+        case 'B':
+            opt.borrow = 1;
             break;
         case 'h':
             usage(stdout);
