@@ -219,6 +219,7 @@ static int ep_io(struct ringo_worker *w, struct ringo_op *op)
      * skip the read that would only say EAGAIN, the way nginx does. Not for
      * datagram or foreign fds, where a short read says nothing. */
     int skip_attempt = is_read_op(op->opcode) && f && f->stream && f->drained && !f->hup &&
+                       !(op->opcode == RINGO_OP_RECV && (op->flags & MSG_DONTWAIT)) &&
                        (op->deadline == RINGO_FOREVER || op->deadline > ringo_now());
     for (;;) {
         ssize_t r;
@@ -251,6 +252,10 @@ static int ep_io(struct ringo_worker *w, struct ringo_op *op)
                 mark_stream(e, op->opcode == RINGO_OP_ACCEPT ? (int)r : op->fd);
             return (int)r;
         }
+        /* MSG_DONTWAIT: the caller asked not to be parked */
+        if ((op->opcode == RINGO_OP_RECV || op->opcode == RINGO_OP_SEND) &&
+            (op->flags & MSG_DONTWAIT))
+            return -EAGAIN;
         if (op->deadline != RINGO_FOREVER && op->deadline <= ringo_now()) {
             STAT_INC(w, timeouts);
             return -ETIMEDOUT;

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -31,10 +32,28 @@
 
 /* A fresh TCP socket from accept or connect: forget what the number meant
  * before and send its reads as recv. */
-static void mark_stream(struct uring *u, int fd)
+static struct io_uring_sqe *get_sqe(struct ringo_worker *w, struct uring *u, unsigned need);
+
+static void mark_stream(struct ringo_worker *w, struct uring *u, int fd)
 {
-    if (fdvec_reserve((void **)&u->fdflags, &u->nfd, 1, fd) == 0)
-        u->fdflags[fd] = FD_STREAM;
+    if (fdvec_reserve((void **)&u->fdflags, &u->nfd, 1, fd) < 0)
+        return;
+    u->fdflags[fd] = FD_STREAM;
+}
+
+/* Registered file (RINGO_FIXED_FILES=1): put stream socket fd in slot fd
+ * of the ring's file table, so its ops can name the slot
+ * (IOSQE_FIXED_FILE) and skip the fd lookup and reference count. Done at
+ * the socket's first op, not at accept: a connection closed before it is
+ * used (queued by a multishot accept) never needs the slot emptied. The
+ * update runs inline at submit, before the SQEs after it. */
+void ringo__uring_fix(struct ringo_worker *w, struct uring *u, int fd)
+{
+    struct io_uring_sqe *sqe = get_sqe(w, u, 1);
+    io_uring_prep_files_update(sqe, &u->ident[fd], 1, fd);
+    io_uring_sqe_set_data(sqe, NULL);
+    STAT_INC(w, sqes);
+    u->fdflags[fd] |= FD_FIXED;
 }
 
 static void reap(struct ringo_worker *w, struct uring *u);
@@ -139,6 +158,7 @@ static void complete(struct ringo_worker *w, struct uring *u, struct io_uring_cq
 
 static void reap(struct ringo_worker *w, struct uring *u)
 {
+    u->last_reaped = 0;
     for (;;) {
         /* Consume each CQE before handling it: a handler may need an SQE,
          * and a full SQ makes get_sqe() submit and reap, re-entering here.
@@ -157,6 +177,7 @@ static void reap(struct ringo_worker *w, struct uring *u)
                 break;
             io_uring_cq_advance(&u->ring, 1);
             STAT_INC(w, cqes);
+            u->last_reaped++;
             complete(w, u, &copy);
         }
         /* With FEAT_NODROP the kernel parks completions that found the CQ
@@ -226,6 +247,8 @@ static void prep(struct uring *u, struct io_uring_sqe *sqe, struct ringo_op *op)
         io_uring_prep_nop(sqe);
         break;
     }
+    if ((fl & FD_FIXED) && op->opcode != RINGO_OP_CLOSE && op->opcode != RINGO_OP_BORROW)
+        sqe->flags |= IOSQE_FIXED_FILE;
 }
 
 /* A cancel or (on epoll only) a deadline reached a parked coroutine: ask
@@ -251,6 +274,26 @@ static int submit_and_park(struct ringo_worker *w, struct uring *u, struct ringo
     struct ringo_coro *c = w->current;
     int timed = op->deadline != RINGO_FOREVER && op->opcode != RINGO_OP_CLOSE;
     int cancel_first = op->opcode == RINGO_OP_CLOSE && u->cancel_fd_ok;
+    if (op->opcode == RINGO_OP_CLOSE && (size_t)op->fd < u->nfd &&
+        (u->fdflags[op->fd] & FD_FIXED)) {
+        /* ops that name the table slot hold the socket through it: cancel
+         * those and empty the slot (both run inline at submit, in order,
+         * before the plain close below; a pair, so a 2-entry SQ works) */
+        static int no_file = -1;
+        struct io_uring_sqe *x = get_sqe(w, u, 2);
+        io_uring_prep_cancel_fd(x, op->fd, IORING_ASYNC_CANCEL_ALL | IORING_ASYNC_CANCEL_FD_FIXED);
+        io_uring_sqe_set_data(x, NULL);
+        x->flags |= IOSQE_IO_HARDLINK;
+        x = io_uring_get_sqe(&u->ring);
+        io_uring_prep_files_update(x, &no_file, 1, op->fd);
+        io_uring_sqe_set_data(x, NULL);
+        STAT_ADD(w, sqes, 2);
+        u->fdflags[op->fd] &= (uint8_t)~FD_FIXED;
+    } else if ((unsigned)op->fd < u->nfixed && (size_t)op->fd < u->nfd &&
+               op->opcode != RINGO_OP_CLOSE &&
+               (u->fdflags[op->fd] & (FD_STREAM | FD_FIXED)) == FD_STREAM) {
+        ringo__uring_fix(w, u, op->fd);
+    }
     struct io_uring_sqe *sqe = get_sqe(w, u, 1u + (unsigned)timed + (unsigned)cancel_first);
     if (cancel_first) {
         /* Closing does not cancel ring ops (the ring holds a file
@@ -299,12 +342,12 @@ static int submit_and_park(struct ringo_worker *w, struct uring *u, struct ringo
 }
 
 /* Keep the per-fd hints current after a successful op. */
-static void note_result(struct uring *u, struct ringo_op *op, int res)
+static void note_result(struct ringo_worker *w, struct uring *u, struct ringo_op *op, int res)
 {
     switch ((enum ringo_opcode)op->opcode) {
     case RINGO_OP_ACCEPT:
     case RINGO_OP_CONNECT:
-        mark_stream(u, op->opcode == RINGO_OP_ACCEPT ? res : op->fd);
+        mark_stream(w, u, op->opcode == RINGO_OP_ACCEPT ? res : op->fd);
         break;
     case RINGO_OP_CLOSE:
         if ((size_t)op->fd < u->nfd)
@@ -374,7 +417,7 @@ static void accept_cqe(struct ringo_worker *w, struct uring *u, uint64_t payload
     if (!(flags & IORING_CQE_F_MORE))
         m->armed = 0;
     if (res >= 0)
-        mark_stream(u, res);
+        mark_stream(w, u, res);
     if (m->waiter) {
         struct ringo_op *op = m->waiter;
         m->waiter = NULL;
@@ -507,7 +550,18 @@ int ringo__uring_single(struct ringo_worker *w, struct ringo_op *op)
     for (;;) {
         if (c->cancelled && op->opcode != RINGO_OP_CLOSE)
             return -ECANCELED;
+        /* one reader at a time per stream socket, as on epoll and on the
+         * multishot path: a second would take bytes out of order */
+        int rd = (op->opcode == RINGO_OP_READ || op->opcode == RINGO_OP_RECV ||
+                  op->opcode == RINGO_OP_READV) &&
+                 (size_t)op->fd < u->nfd && (u->fdflags[op->fd] & FD_STREAM);
+        if (rd && (u->fdflags[op->fd] & FD_READING))
+            return -EBUSY;
+        if (rd)
+            u->fdflags[op->fd] |= FD_READING;
         int res = submit_and_park(w, u, op);
+        if (rd && (size_t)op->fd < u->nfd)
+            u->fdflags[op->fd] &= (uint8_t)~FD_READING;
         if (res == -ECANCELED || res == -EINTR) {
             if (op->timed_out) {
                 STAT_INC(w, timeouts);
@@ -516,7 +570,10 @@ int ringo__uring_single(struct ringo_worker *w, struct ringo_op *op)
             STAT_INC(w, cancels);
             return -ECANCELED;
         }
-        if (res == -EAGAIN && op->opcode != RINGO_OP_POLL && op->opcode != RINGO_OP_CLOSE) {
+        int dontwait = (op->opcode == RINGO_OP_RECV || op->opcode == RINGO_OP_SEND) &&
+                       (op->flags & MSG_DONTWAIT);
+        if (res == -EAGAIN && !dontwait && op->opcode != RINGO_OP_POLL &&
+            op->opcode != RINGO_OP_CLOSE) {
             /* An O_NONBLOCK fd from outside ringo: io_uring honours the
              * flag and will not wait, so wait for readiness and retry. */
             int out = op->opcode == RINGO_OP_WRITE || op->opcode == RINGO_OP_SEND ||
@@ -533,7 +590,7 @@ int ringo__uring_single(struct ringo_worker *w, struct ringo_op *op)
             continue;
         }
         if (res >= 0)
-            note_result(u, op, res);
+            note_result(w, u, op, res);
         return res;
     }
 }
@@ -556,10 +613,19 @@ static inline void cpu_relax(void)
 #define IORING_FEAT_NO_IOWAIT (1U << 17)
 #endif
 
-/* Submit what is queued and wait for one CQE (or the timeout) in one
- * io_uring_enter, with IORING_ENTER_NO_IOWAIT. liburing 2.3 cannot pass
- * that flag, so this publishes the SQ tail the way its submit path does
- * (the SQ array is identity-mapped at setup; no SQPOLL here). */
+#ifndef IORING_FEAT_MIN_TIMEOUT
+#define IORING_FEAT_MIN_TIMEOUT (1U << 15)
+#endif
+
+/* Submit what is queued and wait in one io_uring_enter, with
+ * IORING_ENTER_NO_IOWAIT. liburing 2.3 cannot pass that flag, so this
+ * publishes the SQ tail the way its submit path does (the SQ array is
+ * identity-mapped at setup; no SQPOLL here).
+ *
+ * Batching (RINGO_MIN_WAIT_US, Linux 6.12 min-timeout waits): under load
+ * wait for as many CQEs as the last round brought, but never longer than
+ * min_wait_us once one has arrived. At light load the last round brought
+ * one, so nothing waits for a batch that is not coming. */
 static int wait_no_iowait(struct uring *u, int64_t timeout_ns)
 {
     struct io_uring_sq *sq = &u->ring.sq;
@@ -575,7 +641,14 @@ static int wait_no_iowait(struct uring *u, int64_t timeout_ns)
     memset(&arg, 0, sizeof(arg));
     arg.sigmask_sz = _NSIG / 8;
     arg.ts = timeout_ns > 0 ? (uint64_t)(uintptr_t)&ts : 0;
-    int r = io_uring_enter2((unsigned)u->ring.ring_fd, to_submit, 1,
+    unsigned wait_nr = 1;
+    /* a timer due sooner than the bound would be overshot: no batching */
+    if (u->min_wait_us && u->last_reaped > 1 &&
+        (timeout_ns < 0 || timeout_ns > (int64_t)u->min_wait_us * 1000)) {
+        wait_nr = u->last_reaped < 64 ? u->last_reaped : 64;
+        arg.pad = u->min_wait_us; /* min_wait_usec in newer headers */
+    }
+    int r = io_uring_enter2((unsigned)u->ring.ring_fd, to_submit, wait_nr,
                             IORING_ENTER_GETEVENTS | IORING_ENTER_EXT_ARG | IORING_ENTER_NO_IOWAIT,
                             (sigset_t *)&arg, sizeof(arg));
     return r;
@@ -715,7 +788,7 @@ static int restrict_ring(struct uring *u)
 {
     /* the opcodes ringo requires, plus MSG_RING (used when present) */
     enum { NREQ = sizeof(required_ops) / sizeof(required_ops[0]) };
-    struct io_uring_restriction res[NREQ + 4];
+    struct io_uring_restriction res[NREQ + 5];
     memset(res, 0, sizeof(res));
     size_t n = 0;
     for (size_t i = 0; i < NREQ; i++) {
@@ -728,8 +801,13 @@ static int restrict_ring(struct uring *u)
         res[n].opcode = IORING_RESTRICTION_SQE_OP;
         res[n++].sqe_op = IORING_OP_SEND_ZC;
     }
+    if (u->nfixed) {
+        res[n].opcode = IORING_RESTRICTION_SQE_OP;
+        res[n++].sqe_op = IORING_OP_FILES_UPDATE;
+    }
     res[n].opcode = IORING_RESTRICTION_SQE_FLAGS_ALLOWED;
-    res[n++].sqe_flags = IOSQE_IO_LINK | IOSQE_IO_HARDLINK | IOSQE_BUFFER_SELECT;
+    res[n++].sqe_flags = IOSQE_IO_LINK | IOSQE_IO_HARDLINK | IOSQE_BUFFER_SELECT |
+                         (u->nfixed ? IOSQE_FIXED_FILE : 0);
     /* liburing unregisters the ring fd when the ring is torn down */
     res[n].opcode = IORING_RESTRICTION_REGISTER_OP;
     res[n++].register_op = IORING_UNREGISTER_RING_FDS;
@@ -834,6 +912,9 @@ static int ring_init(struct ringo_worker *w, const ringo_config *cfg)
         /* the NO_IOWAIT wait publishes the SQ tail itself: not with SQPOLL */
         u->no_iowait = !u->sqpoll && (p.features & IORING_FEAT_NO_IOWAIT) &&
                        !ringo__uring_env_disabled("RINGO_NO_IOWAIT");
+        long mw = getenv("RINGO_MIN_WAIT_US") ? atol(getenv("RINGO_MIN_WAIT_US")) : 0;
+        if (u->no_iowait && (p.features & IORING_FEAT_MIN_TIMEOUT) && mw > 0 && mw < 1000000)
+            u->min_wait_us = (unsigned)mw;
         if (!(p.features & IORING_FEAT_NODROP) || !(p.features & IORING_FEAT_EXT_ARG)) {
             /* pre-5.11: we rely on both */
             io_uring_queue_exit(&u->ring);
@@ -880,6 +961,24 @@ static int ring_init(struct ringo_worker *w, const ringo_config *cfg)
     unsigned iowq[2] = {(unsigned)(ncpu > 0 ? 2 * ncpu : 2), (unsigned)(ncpu > 0 ? 4 * ncpu : 4)};
     int iowq_ok = io_uring_register_iowq_max_workers(&u->ring, iowq) == 0;
 
+    /* Registered files (RINGO_FIXED_FILES=1): a sparse table with a slot
+     * per possible fd number, up to 64 Ki. */
+    if (getenv("RINGO_FIXED_FILES") && atoi(getenv("RINGO_FIXED_FILES")) == 1) {
+        struct rlimit rl;
+        unsigned n = getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < 65536
+                         ? (unsigned)rl.rlim_cur
+                         : 65536;
+        u->ident = malloc(n * sizeof(*u->ident));
+        if (u->ident && io_uring_register_files_sparse(&u->ring, n) == 0) {
+            for (unsigned i = 0; i < n; i++)
+                u->ident[i] = (int)i;
+            u->nfixed = n;
+        } else {
+            free(u->ident);
+            u->ident = NULL;
+        }
+    }
+
     /* receive buffers; the buffer ring is registered before the
      * allow-list, which then forbids registering anything */
     r = ringo__urecv_init(w, u, cfg);
@@ -912,6 +1011,8 @@ static int ring_init(struct ringo_worker *w, const ringo_config *cfg)
     }
     w->be_state = u;
     u->cancel_fd_ok = probe_cancel_fd(w, u);
+    if (!u->cancel_fd_ok)
+        u->nfixed = 0; /* closing needs the cancel by fixed fd */
     u->accept_ms_ok =
         !ringo__uring_env_disabled("RINGO_MULTISHOT_ACCEPT") && probe_multishot_accept(w, u);
     u->recv_ms_ok = u->br && probe_multishot_recv(w, u);
@@ -920,7 +1021,7 @@ static int ring_init(struct ringo_worker *w, const ringo_config *cfg)
     if (u->br && !u->recv_ms_ok)
         ringo__urecv_unused(u);
     arm_wake(w, u);
-    snprintf(u->features, sizeof(u->features), "%s%s%s%s%ssq=%u cq=%u%s%s%s%s%s%s%s%s%s%s",
+    snprintf(u->features, sizeof(u->features), "%s%s%s%s%ssq=%u cq=%u%s%s%s%s%s%s%s%s%s%s%s%s",
              u->sqpoll ? (u->setup_flags & IORING_SETUP_ATTACH_WQ ? "sqpoll(shared) " : "sqpoll ")
                        : "",
              u->setup_flags & IORING_SETUP_SINGLE_ISSUER ? "single_issuer " : "",
@@ -931,7 +1032,8 @@ static int ring_init(struct ringo_worker *w, const ringo_config *cfg)
              u->msg_ring_ok ? " msg_ring" : "", u->accept_ms_ok ? " multishot_accept" : "",
              restricted ? " restricted" : "", iowq_ok ? " iowq_max" : "",
              u->no_iowait ? " no_iowait" : "", u->recv_ms_ok ? " multishot_recv" : "",
-             u->zc_threshold ? " send_zc" : "", u->zc_fixed ? "(fixed)" : "");
+             u->zc_threshold ? " send_zc" : "", u->zc_fixed ? "(fixed)" : "",
+             u->min_wait_us ? " min_wait" : "", u->nfixed ? " fixed_files" : "");
     return 0;
 }
 
@@ -950,6 +1052,7 @@ static void ring_fini(struct ringo_worker *w)
     free(u->listeners);
     ringo__urecv_fini(u);
     free(u->fdflags);
+    free(u->ident);
     free(u);
     w->be_state = NULL;
 }

@@ -90,9 +90,13 @@ struct uring {
     struct mrecv *free_conns;
     size_t nconns;
     uint32_t next_recv_gen;
-    size_t zc_threshold; /* SEND_ZC from this many bytes; 0: never */
-    unsigned zc_flags;   /* IORING_SEND_ZC_REPORT_USAGE where known */
-    int zc_fixed;        /* the buffer pool is registered buffer 0 */
+    size_t zc_threshold;  /* SEND_ZC from this many bytes; 0: never */
+    unsigned zc_flags;    /* IORING_SEND_ZC_REPORT_USAGE where known */
+    int zc_fixed;         /* the buffer pool is registered buffer 0 */
+    unsigned min_wait_us; /* batching bound (RINGO_MIN_WAIT_US); 0: off */
+    unsigned last_reaped; /* CQEs the last reap handled */
+    unsigned nfixed;      /* registered file table slots; 0: not in use */
+    int *ident;           /* ident[i] == i: the values FILES_UPDATE reads */
     /* Per-fd hints: FD_STREAM marks TCP sockets ringo made (accept,
      * connect), whose reads go out as IORING_OP_RECV, a shorter path
      * through the kernel than IORING_OP_READ. */
@@ -100,14 +104,19 @@ struct uring {
     size_t nfd;
 };
 
-#define FD_STREAM 0x1
+#define FD_STREAM  0x1
+#define FD_FIXED   0x2 /* also in the registered file table, slot = fd */
+#define FD_READING 0x4 /* a single-shot read is in flight */
 
-#define FD_STREAM 0x1
+#define FD_STREAM  0x1
+#define FD_FIXED   0x2 /* also in the registered file table, slot = fd */
+#define FD_READING 0x4 /* a single-shot read is in flight */
 
 /* uring.c */
 struct io_uring_sqe *ringo__uring_sqe(struct ringo_worker *w, struct uring *u, unsigned need);
 int ringo__uring_single(struct ringo_worker *w, struct ringo_op *op);
 int ringo__uring_env_disabled(const char *name);
+void ringo__uring_fix(struct ringo_worker *w, struct uring *u, int fd);
 
 /* uring_recv.c */
 /* Set up the receive buffers (and the buffer ring when multishot recv is

@@ -222,10 +222,14 @@ void ringo__urecv_cqe(struct ringo_worker *w, struct uring *u, uint64_t payload,
 
 static void arm(struct ringo_worker *w, struct uring *u, struct mrecv *m, int fd)
 {
+    if ((unsigned)fd < u->nfixed && !(u->fdflags[fd] & FD_FIXED))
+        ringo__uring_fix(w, u, fd);
     struct io_uring_sqe *sqe = ringo__uring_sqe(w, u, 1);
     io_uring_prep_recv(sqe, fd, NULL, 0, 0);
     sqe->ioprio |= IORING_RECV_MULTISHOT;
     sqe->flags |= IOSQE_BUFFER_SELECT;
+    if (u->fdflags[fd] & FD_FIXED)
+        sqe->flags |= IOSQE_FIXED_FILE;
     sqe->buf_group = RECV_BGID;
     io_uring_sqe_set_data64(sqe, SPECIAL(SP_RECV, (uint64_t)m->gen << 32 | (uint32_t)fd));
     STAT_INC(w, sqes);
