@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -95,6 +96,15 @@ static struct io_uring_sqe *get_sqe(struct ringo_worker *w, struct uring *u, uns
         reap(w, u);
     }
     return io_uring_get_sqe(&u->ring);
+}
+
+/* Submit what is queued, run the kernel's pending completion work and
+ * reap, without waiting: for callers that must not park. */
+void ringo__uring_flush(struct ringo_worker *w, struct uring *u)
+{
+    io_uring_submit_and_get_events(&u->ring);
+    count_enter(w);
+    reap(w, u);
 }
 
 struct io_uring_sqe *ringo__uring_sqe(struct ringo_worker *w, struct uring *u, unsigned need)
@@ -535,6 +545,23 @@ static int ring_io(struct ringo_worker *w, struct ringo_op *op)
     case RINGO_OP_CLOSE:
         listener_forget(u, op->fd);
         ringo__urecv_forget(u, op->fd);
+        break;
+    case RINGO_OP_SEND:
+        if (u->direct_send && !c->cancelled && (size_t)op->fd < u->nfd &&
+            (u->fdflags[op->fd] & FD_STREAM) && !(u->zc_threshold && op->len >= u->zc_threshold)) {
+            /* Syscall-or-ring (RINGO_DIRECT_SEND=1, Seastar's way): a
+             * socket with send-buffer space takes the bytes at once, with
+             * no SQE, CQE or park; only -EAGAIN goes through the ring. */
+            STAT_INC(w, syscalls);
+            STAT_INC(w, io_syscalls);
+            ssize_t n = send(op->fd, op->buf, op->len, op->flags | MSG_DONTWAIT | MSG_NOSIGNAL);
+            if (n >= 0) {
+                STAT_INC(w, direct_hits);
+                return (int)n;
+            }
+            if (errno != EAGAIN || (op->flags & MSG_DONTWAIT))
+                return -errno;
+        }
         break;
     default:
         break;
@@ -1013,6 +1040,7 @@ static int ring_init(struct ringo_worker *w, const ringo_config *cfg)
     u->cancel_fd_ok = probe_cancel_fd(w, u);
     if (!u->cancel_fd_ok)
         u->nfixed = 0; /* closing needs the cancel by fixed fd */
+    u->direct_send = getenv("RINGO_DIRECT_SEND") && atoi(getenv("RINGO_DIRECT_SEND")) == 1;
     u->accept_ms_ok =
         !ringo__uring_env_disabled("RINGO_MULTISHOT_ACCEPT") && probe_multishot_accept(w, u);
     u->recv_ms_ok = u->br && probe_multishot_recv(w, u);
@@ -1021,7 +1049,7 @@ static int ring_init(struct ringo_worker *w, const ringo_config *cfg)
     if (u->br && !u->recv_ms_ok)
         ringo__urecv_unused(u);
     arm_wake(w, u);
-    snprintf(u->features, sizeof(u->features), "%s%s%s%s%ssq=%u cq=%u%s%s%s%s%s%s%s%s%s%s%s%s",
+    snprintf(u->features, sizeof(u->features), "%s%s%s%s%ssq=%u cq=%u%s%s%s%s%s%s%s%s%s%s%s%s%s",
              u->sqpoll ? (u->setup_flags & IORING_SETUP_ATTACH_WQ ? "sqpoll(shared) " : "sqpoll ")
                        : "",
              u->setup_flags & IORING_SETUP_SINGLE_ISSUER ? "single_issuer " : "",
@@ -1033,7 +1061,8 @@ static int ring_init(struct ringo_worker *w, const ringo_config *cfg)
              restricted ? " restricted" : "", iowq_ok ? " iowq_max" : "",
              u->no_iowait ? " no_iowait" : "", u->recv_ms_ok ? " multishot_recv" : "",
              u->zc_threshold ? " send_zc" : "", u->zc_fixed ? "(fixed)" : "",
-             u->min_wait_us ? " min_wait" : "", u->nfixed ? " fixed_files" : "");
+             u->min_wait_us ? " min_wait" : "", u->nfixed ? " fixed_files" : "",
+             u->direct_send ? " direct_send" : "");
     return 0;
 }
 

@@ -97,6 +97,7 @@ struct uring {
     unsigned last_reaped; /* CQEs the last reap handled */
     unsigned nfixed;      /* registered file table slots; 0: not in use */
     int *ident;           /* ident[i] == i: the values FILES_UPDATE reads */
+    int direct_send;      /* RINGO_DIRECT_SEND=1: send(2) first, the ring on EAGAIN */
     /* Per-fd hints: FD_STREAM marks TCP sockets ringo made (accept,
      * connect), whose reads go out as IORING_OP_RECV, a shorter path
      * through the kernel than IORING_OP_READ. */
@@ -117,6 +118,7 @@ struct io_uring_sqe *ringo__uring_sqe(struct ringo_worker *w, struct uring *u, u
 int ringo__uring_single(struct ringo_worker *w, struct ringo_op *op);
 int ringo__uring_env_disabled(const char *name);
 void ringo__uring_fix(struct ringo_worker *w, struct uring *u, int fd);
+void ringo__uring_flush(struct ringo_worker *w, struct uring *u);
 
 /* uring_recv.c */
 /* Set up the receive buffers (and the buffer ring when multishot recv is

@@ -347,6 +347,7 @@ int ringo__urecv_io(struct ringo_worker *w, struct uring *u, struct ringo_op *op
         want = 0x7fffffff;
     struct ringo_coro *c = w->current;
     size_t got = 0;
+    int flushed = 0;
     for (;;) {
         if (m->count) {
             if (opc == RINGO_OP_BORROW) {
@@ -380,6 +381,19 @@ int ringo__urecv_io(struct ringo_worker *w, struct uring *u, struct ringo_op *op
         if (m->eof) {
             *res = (int)got;
             return 1;
+        }
+        /* A caller that will not wait (MSG_DONTWAIT, or a deadline
+         * already due) must still get bytes the socket holds: arm if need
+         * be and let the kernel run the recv now (one enter), then look
+         * again before giving up. */
+        int nowait = (flags & MSG_DONTWAIT) ||
+                     (op->deadline != RINGO_FOREVER && op->deadline <= ringo_now());
+        if (nowait && !flushed && !m->waiter && !c->cancelled) {
+            if (!m->armed && u->br_out < u->pool.count)
+                arm(w, u, m, op->fd);
+            flushed = 1;
+            ringo__uring_flush(w, u);
+            continue;
         }
         if (flags & MSG_DONTWAIT) {
             *res = got ? (int)got : -EAGAIN;
