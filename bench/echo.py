@@ -343,24 +343,33 @@ class PerfSession:
 
 
 
-def sample_window_edge(session, perf_action, srv, server, stats_file, rec):
+def sample_window_edge(session, perf_action, srv, ringo, stats_file, rec):
     """At MEASURE START/END: switch perf on/off, read the server's CPU ticks
     and (ringo servers) its counters. Returns (ticks, counters or None)."""
     if session:
         getattr(session, perf_action)()
     ticks = cpu_ticks(srv.pid)
     snap = None
-    if is_ringo(server):
+    if ringo:
         snap, err = ringo_snapshot(srv.pid, stats_file)
         if err:
             rec["problems"].append(err)
     return ticks, snap
 
-def run_one(args, server, conns, rep, perf, use_perf, perf_only=False):
+def run_one(args, server, conns, rep, perf, use_perf, perf_only=False, launch=None):
+    """One measured run of `server` (a name from ALL_SERVERS) at `conns`
+    connections with args.size-byte messages. `launch`, if given, replaces
+    server_argv(): launch(port, stats_file) -> (argv, extra_env, is_ringo),
+    and `server` is then just the label (bench/matrix.py uses this for
+    ringo-echo environment variants)."""
     port = fresh_port()
     workdir = tempfile.mkdtemp(prefix=f"echo-{server}-")
     stats_file = os.path.join(workdir, "stats")
-    argv, extra_env = server_argv(server, args.build, port, stats_file)
+    if launch is None:
+        argv, extra_env = server_argv(server, args.build, port, stats_file)
+        ringo = is_ringo(server)
+    else:
+        argv, extra_env, ringo = launch(port, stats_file)
     env = dict(os.environ, **extra_env)
     rec = {"server": server, "conns": conns, "rep": rep, "perf_only": perf_only, "port": port,
            "server_cmd": ["taskset", "-c", SERVER_CPU] + argv, "problems": []}
@@ -406,10 +415,10 @@ def run_one(args, server, conns, rep, perf, use_perf, perf_only=False):
             line = line.strip()
             if line == "MEASURE START":
                 seen_start = True
-                cpu0, snap0 = sample_window_edge(session, "start", srv, server, stats_file, rec)
+                cpu0, snap0 = sample_window_edge(session, "start", srv, ringo, stats_file, rec)
             elif line == "MEASURE END":
                 seen_end = True
-                cpu1, snap1 = sample_window_edge(session, "stop", srv, server, stats_file, rec)
+                cpu1, snap1 = sample_window_edge(session, "stop", srv, ringo, stats_file, rec)
             elif line.startswith("{"):
                 json_line = line
         bench.wait()
@@ -472,9 +481,10 @@ def run_one(args, server, conns, rep, perf, use_perf, perf_only=False):
         log.close()
         try:
             with open(log_path) as f:
-                tail = f.read()[-2000:]
-            if tail:
-                rec["server_log_tail"] = tail
+                text = f.read()
+            if text:
+                rec["server_log_head"] = text[:1000]
+                rec["server_log_tail"] = text[-2000:]
         except OSError:
             pass
         shutil.rmtree(workdir, ignore_errors=True)

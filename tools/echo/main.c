@@ -2,10 +2,12 @@
  * SO_REUSEPORT listener per worker.
  *
  *   ringo-echo [--port N] [--host ADDR] [--workers N] [--backend B]
- *              [--stats-file PATH] [--quiet] [--borrow]
+ *              [--stats-file PATH] [--quiet] [--borrow] [--buffer BYTES]
  *
  * --borrow echoes with ringo_recv_borrow/ringo_buf_release: the bytes go
  * back out of the buffer the kernel received them into, no copy.
+ * --buffer sets the read buffer of the copying echo (default 16 KiB, on
+ * the coroutine's stack; larger ones are malloc'd per connection).
  *
  * SIGUSR1 prints the runtime counters to stderr (and rewrites
  * --stats-file); SIGINT/SIGTERM stop it, printing the counters. */
@@ -27,13 +29,15 @@ static struct {
     const char *stats_file;
     int quiet;
     int borrow;
+    size_t buffer;
     ringo_addr addr;
-} opt = {.host = "*", .port = 7000};
+} opt = {.host = "*", .port = 7000, .buffer = 16 * 1024};
 
 static void usage(FILE *f)
 {
     fprintf(f, "usage: ringo-echo [--port N] [--host ADDR] [--workers N] "
-               "[--backend auto|uring|epoll] [--stats-file PATH] [--quiet] [--borrow]\n");
+               "[--backend auto|uring|epoll] [--stats-file PATH] [--quiet] [--borrow]\n"
+               "                  [--buffer BYTES]\n");
 }
 
 /* Counters as "name value" lines; written to a temporary file and renamed
@@ -82,14 +86,21 @@ static void serve_conn(void *arg)
         serve_conn_borrow(fd);
         return;
     }
-    char buf[16 * 1024];
+    char stackbuf[16 * 1024];
+    char *buf = stackbuf;
+    if (opt.buffer > sizeof(stackbuf) && !(buf = malloc(opt.buffer))) {
+        ringo_close(fd);
+        return;
+    }
     for (;;) {
-        ssize_t n = ringo_read(fd, buf, sizeof(buf), RINGO_FOREVER);
+        ssize_t n = ringo_read(fd, buf, opt.buffer, RINGO_FOREVER);
         if (n <= 0)
             break;
         if (ringo_write_all(fd, buf, (size_t)n, NULL, RINGO_FOREVER) < 0)
             break;
     }
+    if (buf != stackbuf)
+        free(buf);
     ringo_close(fd);
 }
 
@@ -181,11 +192,12 @@ int main(int argc, char **argv)
         {"stats-file", required_argument, 0, 's'},
         {"quiet", no_argument, 0, 'q'},
         {"borrow", no_argument, 0, 'B'},
+        {"buffer", required_argument, 0, 'L'},
         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0},
     };
     int c;
-    while ((c = getopt_long(argc, argv, "p:H:w:b:s:qBh", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "p:H:w:b:s:qBL:h", longopts, NULL)) != -1) {
         switch (c) {
         case 'p':
             opt.port = atoi(optarg);
@@ -207,6 +219,13 @@ int main(int argc, char **argv)
             break;
         case 'B':
             opt.borrow = 1;
+            break;
+        case 'L':
+            opt.buffer = (size_t)atol(optarg);
+            if (opt.buffer < 1 || opt.buffer > (64u << 20)) {
+                fprintf(stderr, "ringo-echo: --buffer must be 1..64 MiB\n");
+                return 2;
+            }
             break;
         case 'h':
             usage(stdout);
