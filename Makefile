@@ -2,8 +2,8 @@
 #   make            library, tools, examples, tests, baselines
 #   make test       build and run the test suite on both backends
 #   make demo       echo server + load generator on each backend, side by side
-#   make bench      full echo benchmark against baselines and Go (tables in bench/out/,
-#                   summarised in bench/RESULTS.md)
+#   make bench      full echo benchmark against baselines and Go, then the io_uring
+#                   fast-path matrix (tables in bench/out/, summarised in bench/RESULTS.md)
 #   make install    PREFIX=/usr/local: libringo.a, libringo.so, headers, ringo.pc
 #   make SAN=asan   (asan = ASan+UBSan, ubsan, tsan) builds into build-$(SAN)/
 #   make format / make format-check
@@ -103,6 +103,7 @@ demo: deps
 bench: deps deps-bench
 	@$(MAKE) --no-print-directory all $(BUILD)/bench/go-echo
 	@python3 bench/echo.py --build $(BUILD) --perf-runs extra
+	@python3 bench/matrix.py --build $(BUILD)
 	@taskset -c 0 $(BUILD)/bench/ctxswitch
 
 install: lib

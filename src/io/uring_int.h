@@ -97,6 +97,7 @@ struct uring {
     unsigned last_reaped; /* CQEs the last reap handled */
     unsigned nfixed;      /* registered file table slots; 0: not in use */
     int *ident;           /* ident[i] == i: the values FILES_UPDATE reads */
+    int prefetch;         /* prefetch ahead in reap (RINGO_PREFETCH=0: off) */
     int direct_send;      /* RINGO_DIRECT_SEND=1: send(2) first, the ring on EAGAIN */
     /* Per-fd hints: FD_STREAM marks TCP sockets ringo made (accept,
      * connect), whose reads go out as IORING_OP_RECV, a shorter path
