@@ -48,8 +48,6 @@ VARIANTS = {
                    "instead of ringo_recv_borrow"),
     "uring-noprefetch": ({"RINGO_BACKEND": "uring", "RINGO_PREFETCH": "0"},
                          "defaults without the reap loop's prefetching"),
-    "uring+direct": ({"RINGO_BACKEND": "uring", "RINGO_DIRECT_SEND": "1"},
-                     "syscall-or-ring: send(2) first, the ring on EAGAIN"),
     "uring+zc16k": ({"RINGO_BACKEND": "uring", "RINGO_ZC_THRESHOLD": "16384",
                      "_ARGS": "--copy --buffer 262144"},
                     "SEND_ZC for sends of >= 16 KiB (256 KiB read buffer)"),

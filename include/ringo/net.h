@@ -77,7 +77,10 @@ int ringo_accept(int lfd, ringo_addr *peer, int64_t deadline);
 int ringo_tcp_connect(const ringo_addr *addr, int64_t deadline);
 
 /* Read up to len bytes. Returns bytes read (> 0), 0 at end of stream, or
- * -errno. */
+ * -errno; -EBUSY if another coroutine already waits to read this socket.
+ * On io_uring, stream sockets are read through a multishot recv into the
+ * worker's buffer ring and this copies out of it (ringo_recv_borrow does
+ * not copy). */
 ssize_t ringo_read(int fd, void *buf, size_t len, int64_t deadline);
 
 /* Write up to len bytes once (may be short), with write(2) semantics.
@@ -126,7 +129,13 @@ ssize_t ringo_recv_borrow(int fd, ringo_buf *buf, int64_t deadline);
  * lent); -EINVAL for a buffer that is not lent. Never blocks. */
 int ringo_buf_release(ringo_buf *buf);
 
-/* recv(2)/send(2) with flags (MSG_NOSIGNAL is always added to send). */
+/* recv(2)/send(2) with flags (MSG_NOSIGNAL is always added to send).
+ * MSG_DONTWAIT returns -EAGAIN at once instead of parking. On io_uring
+ * with bytes of the socket already queued by its multishot recv, recv
+ * supports MSG_PEEK, MSG_DONTWAIT and MSG_WAITALL; other flags then give
+ * -EOPNOTSUPP. Sends of at least ringo_config.zc_threshold bytes go out
+ * zero-copy and return only once the kernel let go of buf (see
+ * docs/ownership.md: this can outlast the deadline). */
 ssize_t ringo_recv(int fd, void *buf, size_t len, int flags, int64_t deadline);
 ssize_t ringo_send(int fd, const void *buf, size_t len, int flags, int64_t deadline);
 

@@ -32,7 +32,6 @@ extern "C" {
     X(zc_sends, "io_uring: zero-copy sends (SEND_ZC)")                                             \
     X(zc_notifs, "io_uring: zero-copy send notifications (buffer released by the kernel)")         \
     X(zc_copied, "io_uring: zero-copy sends the kernel copied after all (loopback...)")            \
-    X(direct_hits, "io_uring: reads/writes done by a direct syscall, no SQE")                      \
     X(sqes, "SQEs submitted")                                                                      \
     X(cqes, "CQEs reaped")                                                                         \
     X(rounds, "scheduler rounds")                                                                  \

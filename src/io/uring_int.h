@@ -44,6 +44,8 @@ struct mrecv {
     uint8_t eof;               /* the stream ended (after the queue) */
     int err;                   /* an error to hand over after the queue */
     struct ringo_op *waiter;   /* the reader parked on it, if any */
+    struct ringo_coro *wcoro;  /* waiter->coro, kept here: waking it then
+                                  touches neither the op nor its stack */
     struct rq_ent *q;          /* FIFO ring of received buffers */
     uint32_t head, count, cap; /* cap: a power of two */
     struct mrecv *next_free;   /* in struct uring's free list */
@@ -98,7 +100,6 @@ struct uring {
     unsigned nfixed;      /* registered file table slots; 0: not in use */
     int *ident;           /* ident[i] == i: the values FILES_UPDATE reads */
     int prefetch;         /* prefetch ahead in reap (RINGO_PREFETCH=0: off) */
-    int direct_send;      /* RINGO_DIRECT_SEND=1: send(2) first, the ring on EAGAIN */
     /* Per-fd hints: FD_STREAM marks TCP sockets ringo made (accept,
      * connect), whose reads go out as IORING_OP_RECV, a shorter path
      * through the kernel than IORING_OP_READ. */

@@ -206,6 +206,11 @@ void ringo__urecv_cqe(struct ringo_worker *w, struct uring *u, uint64_t payload,
             recycle(u, bid);
             m->err = -ENOMEM;
         }
+    } else if (has_buf) {
+        recycle(u, bid); /* a buffer with no bytes for us */
+    }
+    if (res > 0) {
+        /* queued above */
     } else if (res == 0) {
         m->eof = 1;
     } else if (res == -ENOBUFS) {
@@ -214,9 +219,8 @@ void ringo__urecv_cqe(struct ringo_worker *w, struct uring *u, uint64_t payload,
         m->err = res;
     }
     if (m->waiter) {
-        struct ringo_op *op = m->waiter;
         m->waiter = NULL;
-        ringo__ready(op->coro, 0);
+        ringo__ready(m->wcoro, 0);
     }
 }
 
@@ -346,6 +350,10 @@ int ringo__urecv_io(struct ringo_worker *w, struct uring *u, struct ringo_op *op
     if (want > 0x7fffffff)
         want = 0x7fffffff;
     struct ringo_coro *c = w->current;
+    if (c->cancelled) {
+        *res = -ECANCELED; /* sticky, as on every other path */
+        return 1;
+    }
     size_t got = 0;
     int flushed = 0;
     for (;;) {
@@ -415,6 +423,7 @@ int ringo__urecv_io(struct ringo_worker *w, struct uring *u, struct ringo_op *op
             arm(w, u, m, op->fd);
         }
         m->waiter = op;
+        m->wcoro = c;
         op->coro = c;
         STAT_INC(w, ops);
         int r = ringo__park(op->deadline, recv_interrupt, op);

@@ -213,6 +213,8 @@ void ringo__ready(struct ringo_coro *c, int res)
     heap_remove(&w->timers, &c->timer);
     c->state = CORO_RUNNABLE;
     c->wake_res = res;
+    /* the switch into it pops its registers from there: start the load */
+    __builtin_prefetch(c->sp);
     list_push_back(&w->runq, &c->run);
     STAT_INC(w, wakes);
 }
