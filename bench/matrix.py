@@ -48,6 +48,9 @@ VARIANTS = {
                    "instead of ringo_recv_borrow"),
     "uring-noprefetch": ({"RINGO_BACKEND": "uring", "RINGO_PREFETCH": "0"},
                          "defaults without the reap loop's prefetching"),
+    "uring+copy256k": ({"RINGO_BACKEND": "uring", "_ARGS": "--copy --buffer 262144"},
+                       "copying echo with a 256 KiB buffer, no SEND_ZC: what the zc "
+                       "variants are compared with"),
     "uring+zc16k": ({"RINGO_BACKEND": "uring", "RINGO_ZC_THRESHOLD": "16384",
                      "_ARGS": "--copy --buffer 262144"},
                     "SEND_ZC for sends of >= 16 KiB (256 KiB read buffer)"),
@@ -69,7 +72,8 @@ DEFAULT_VARIANTS = [v for v in ALL_VARIANTS if v not in ("uring+msrecv", "uring-
 ZC_VARIANTS = ["uring+zc16k", "uring+zc256k"]
 # The large-message cells run the zero-copy variants and what they are
 # compared with: zero copy off (default and plain paths), epoll, baseline.
-LARGE_VARIANTS = ["epoll", "uring-plain", "uring-default"] + ZC_VARIANTS + ["baseline-uring"]
+LARGE_VARIANTS = (["epoll", "uring-plain", "uring-default", "uring+copy256k"] + ZC_VARIANTS +
+                  ["baseline-uring"])
 REF_URING = "baseline-uring"
 REF_EPOLL = "epoll"
 RUN_OVERHEAD_S = 0.5  # server start, perf attach, connects, teardown (measured 0.3-0.45 s)

@@ -199,6 +199,45 @@ static int ep_close(struct ringo_worker *w, struct ep *e, int fd)
     return close(fd) < 0 ? -errno : 0;
 }
 
+static int ep_io(struct ringo_worker *w, struct ringo_op *op);
+
+/* ringo_recv_borrow: a read into a pool buffer, but no buffer is held
+ * while parked (10k idle connections would otherwise hold 10k buffers):
+ * try the read with a buffer, and when there is nothing, give the buffer
+ * back and wait for readiness without one. */
+static int ep_borrow(struct ringo_worker *w, struct ep *e, struct ringo_op *op)
+{
+    for (;;) {
+        struct fd_waiters *f = (size_t)op->fd < e->nfds ? &e->fds[op->fd] : NULL;
+        if (f && f->stream && f->drained && !f->hup) {
+            /* the last read came back short: wait first (short-read rule) */
+            struct ringo_op p = *op;
+            p.opcode = RINGO_OP_POLL;
+            p.flags = POLLIN;
+            int r = ep_io(w, &p);
+            if (r < 0)
+                return r; /* EPOLLIN cleared drained (dispatch) */
+        }
+        struct ringo_op once = *op;
+        once.deadline = RINGO_NOWAIT;
+        int r = ringo__borrow_single(w, &e->pool, &once, ep_io);
+        if (r != -ETIMEDOUT)
+            return r;
+        if (op->deadline != RINGO_FOREVER && op->deadline <= ringo_now())
+            return -ETIMEDOUT;
+        /* nothing to read: the attempt marked the socket drained, or it
+         * is not a stream socket of ours; either way wait for input */
+        if (!((size_t)op->fd < e->nfds && e->fds[op->fd].stream)) {
+            struct ringo_op p = *op;
+            p.opcode = RINGO_OP_POLL;
+            p.flags = POLLIN;
+            int pr = ep_io(w, &p);
+            if (pr < 0)
+                return pr;
+        }
+    }
+}
+
 static int ep_io(struct ringo_worker *w, struct ringo_op *op)
 {
     struct ep *e = w->be_state;
@@ -206,7 +245,7 @@ static int ep_io(struct ringo_worker *w, struct ringo_op *op)
     if (op->opcode == RINGO_OP_CLOSE)
         return ep_close(w, e, op->fd);
     if (op->opcode == RINGO_OP_BORROW)
-        return ringo__borrow_single(w, &e->pool, op, ep_io);
+        return ep_borrow(w, e, op);
     if (c->cancelled)
         return -ECANCELED;
     STAT_INC(w, ops);
