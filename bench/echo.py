@@ -356,6 +356,18 @@ def sample_window_edge(session, perf_action, srv, ringo, stats_file, rec):
             rec["problems"].append(err)
     return ticks, snap
 
+def progress_line(prefix, rec):
+    """The one-line summary of a run printed while a benchmark goes on."""
+    res = rec.get("result") or {}
+    msg = (f"{prefix}: {f_rate(res.get('msgs_per_s'))} msg/s, "
+           f"p99 {f_us(res.get('p99_us'))} µs, "
+           f"CPU {f_num(rec.get('cpu_us_per_msg'))} µs/msg, "
+           f"syscalls/msg {f_num(rec.get('syscalls_per_msg_perf'))}")
+    if rec["problems"]:
+        msg += "  PROBLEMS: " + "; ".join(rec["problems"])
+    return msg
+
+
 def run_one(args, server, conns, rep, perf, use_perf, perf_only=False, launch=None):
     """One measured run of `server` (a name from ALL_SERVERS) at `conns`
     connections with args.size-byte messages. `launch`, if given, replaces
@@ -727,15 +739,9 @@ def main():
                 for server in args.server_list:
                     rec = run_one(args, server, conns, rep, perf, use_perf, perf_only)
                     runs.append(rec)
-                    res = rec.get("result") or {}
                     label = "perf" if perf_only else f"rep={rep}"
-                    msg = (f"[{len(runs)}/{total}] c={conns} {label} {server}: "
-                           f"{f_rate(res.get('msgs_per_s'))} msg/s, p99 {f_us(res.get('p99_us'))} µs, "
-                           f"CPU {f_num(rec.get('cpu_us_per_msg'))} µs/msg, "
-                           f"syscalls/msg {f_num(rec.get('syscalls_per_msg_perf'))}")
-                    if rec["problems"]:
-                        msg += "  PROBLEMS: " + "; ".join(rec["problems"])
-                    print(msg, file=sys.stderr, flush=True)
+                    print(progress_line(f"[{len(runs)}/{total}] c={conns} {label} {server}", rec),
+                          file=sys.stderr, flush=True)
     except KeyboardInterrupt:
         interrupted = True
         print("\ninterrupted: summarizing the runs so far", file=sys.stderr)

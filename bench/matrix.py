@@ -361,17 +361,10 @@ def main():
                     if feats:
                         rec["features"] = feats
                     runs.append(rec)
-                    res = rec.get("result") or {}
                     left = (time.monotonic() - t0) / len(runs) * (nruns - len(runs))
-                    msg = (f"[{len(runs)}/{nruns}, ~{left / 60:.0f} min left] c={conns} "
-                           f"{f_size(size)} {'perf' if perf_only else f'rep={rep}'} {v}: "
-                           f"{echo.f_rate(res.get('msgs_per_s'))} msg/s, "
-                           f"p99 {echo.f_us(res.get('p99_us'))} µs, "
-                           f"CPU {echo.f_num(rec.get('cpu_us_per_msg'))} µs/msg, "
-                           f"syscalls/msg {echo.f_num(rec.get('syscalls_per_msg_perf'))}")
-                    if rec["problems"]:
-                        msg += "  PROBLEMS: " + "; ".join(rec["problems"])
-                    print(msg, file=sys.stderr, flush=True)
+                    prefix = (f"[{len(runs)}/{nruns}, ~{left / 60:.0f} min left] c={conns} "
+                              f"{f_size(size)} {'perf' if perf_only else f'rep={rep}'} {v}")
+                    print(echo.progress_line(prefix, rec), file=sys.stderr, flush=True)
     except KeyboardInterrupt:
         interrupted = True
         print("\ninterrupted: summarizing the runs so far", file=sys.stderr)

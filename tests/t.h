@@ -83,6 +83,11 @@ const char *t_backend(void);
 /* A listener on 127.0.0.1 with an ephemeral port; *addr receives it. */
 int t_listen(ringo_addr *addr);
 
+/* A connected TCP pair on 127.0.0.1 (through a listener that is closed
+ * again): *client from ringo_tcp_connect, *server from ringo_accept. Fails
+ * the case on error. */
+void t_tcp_pair(int *client, int *server);
+
 /* Deterministic pseudo-random numbers (xorshift64*), per caller state. */
 static inline uint64_t t_rand(uint64_t *s)
 {

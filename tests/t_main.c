@@ -35,6 +35,18 @@ void t_run(int workers, void (*fn)(void *), void *arg)
         T_FAIL("ringo_main: %s", ringo_strerror(rc));
 }
 
+void t_tcp_pair(int *client, int *server)
+{
+    ringo_addr a;
+    int lfd = t_listen(&a);
+    int64_t d = ringo_deadline_in(10LL * 1000000000);
+    *client = ringo_tcp_connect(&a, d);
+    T_OK(*client);
+    *server = ringo_accept(lfd, NULL, d);
+    T_OK(*server);
+    T_OK(ringo_close(lfd));
+}
+
 int t_listen(ringo_addr *addr)
 {
     T_OK(ringo_addr_parse(addr, "127.0.0.1:0"));

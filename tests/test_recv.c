@@ -678,12 +678,8 @@ static void dontwait_fails(const char *when, ssize_t r, int64_t t0)
 static void dontwait_main(void *arg)
 {
     (void)arg;
-    ringo_addr addr, *a = &addr;
-    int lfd = t_listen(&addr);
-    int cfd = ringo_tcp_connect(a, io_deadline());
-    T_OK(cfd);
-    int sfd = ringo_accept(lfd, NULL, io_deadline());
-    T_OK(sfd);
+    int cfd, sfd;
+    t_tcp_pair(&cfd, &sfd);
     char tmp[64];
     /* a socket never read */
     int64_t t0 = ringo_now();
@@ -704,19 +700,14 @@ static void dontwait_main(void *arg)
     T_ASSERT(memcmp(tmp, "xy", 2) == 0);
     T_OK(ringo_close(cfd));
     T_OK(ringo_close(sfd));
-    T_OK(ringo_close(lfd));
 }
 
 /* A second reader while one waits: -EBUSY at once (net.h). */
 static void ebusy_main(void *arg)
 {
     (void)arg;
-    ringo_addr addr, *a = &addr;
-    int lfd = t_listen(&addr);
-    int cfd = ringo_tcp_connect(a, io_deadline());
-    T_OK(cfd);
-    int sfd = ringo_accept(lfd, NULL, io_deadline());
-    T_OK(sfd);
+    int cfd, sfd;
+    t_tcp_pair(&cfd, &sfd);
     ringo_buf b;
     ringo_coro *h;
     int64_t t0;
@@ -741,7 +732,6 @@ static void ebusy_main(void *arg)
     T_EQ(ringo_buf_release(&waiter_buf), 0);
     T_OK(ringo_close(cfd));
     T_OK(ringo_close(sfd));
-    T_OK(ringo_close(lfd));
 }
 
 static void errors_main(void *arg)

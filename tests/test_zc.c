@@ -13,7 +13,6 @@
 #define SEC   1000000000LL
 #define SENDS 40
 
-static ringo_addr zc_addr;
 static size_t zc_sizes[] = {16 * 1024, 256 * 1024, 1000, 64 * 1024 + 1};
 static _Atomic long zc_checked;
 
@@ -43,11 +42,8 @@ static void zc_reader(void *arg)
 static void zc_main(void *arg)
 {
     (void)arg;
-    int lfd = t_listen(&zc_addr);
-    int cfd = ringo_tcp_connect(&zc_addr, ringo_deadline_in(5 * SEC));
-    T_OK(cfd);
-    int sfd = ringo_accept(lfd, NULL, ringo_deadline_in(5 * SEC));
-    T_OK(sfd);
+    int cfd, sfd;
+    t_tcp_pair(&cfd, &sfd);
     ringo_coro *r;
     T_OK(ringo_go(zc_reader, (void *)(intptr_t)cfd, &r));
     int uring = strcmp(t_backend(), "uring") == 0;
@@ -87,7 +83,6 @@ static void zc_main(void *arg)
         T_EQ(st.zc_sends, 0);
     }
     ringo_close(sfd);
-    ringo_close(lfd);
 }
 
 T_CASE(zc_send_buffer_owned_until_notification, T_IO)
@@ -120,11 +115,8 @@ static void zc_drainer(void *arg)
 static void zc_deadline_main(void *arg)
 {
     (void)arg;
-    int lfd = t_listen(&zc_addr);
-    int cfd = ringo_tcp_connect(&zc_addr, ringo_deadline_in(5 * SEC));
-    T_OK(cfd);
-    int sfd = ringo_accept(lfd, NULL, ringo_deadline_in(5 * SEC));
-    T_OK(sfd);
+    int cfd, sfd;
+    t_tcp_pair(&cfd, &sfd);
     ringo_coro *d;
     T_OK(ringo_go(zc_drainer, (void *)(intptr_t)cfd, &d));
     size_t len = 64 << 20; /* far more than the socket buffers hold */
@@ -152,7 +144,6 @@ static void zc_deadline_main(void *arg)
     ringo_close(sfd);
     T_OK(ringo_join(d, ringo_deadline_in(10 * SEC)));
     ringo_close(cfd);
-    ringo_close(lfd);
 }
 
 T_CASE(zc_send_deadline_waits_for_notification, T_IO)

@@ -106,6 +106,18 @@ void ringo__uring_flush(struct ringo_worker *w, struct uring *u)
     reap(w, u);
 }
 
+int ringo__uring_park_waiter(struct ringo_worker *w, struct ringo_op *op,
+                             void (*interrupt)(struct ringo_coro *, int))
+{
+    STAT_INC(w, ops);
+    int r = ringo__park(op->deadline, interrupt, op);
+    if (r == -ETIMEDOUT)
+        STAT_INC(w, timeouts);
+    else if (r < 0)
+        STAT_INC(w, cancels);
+    return r;
+}
+
 struct io_uring_sqe *ringo__uring_sqe(struct ringo_worker *w, struct uring *u, unsigned need)
 {
     return get_sqe(w, u, need);
@@ -535,13 +547,8 @@ static int accept_multishot(struct ringo_worker *w, struct uring *u, struct ring
         m->waiter = op;
         op->coro = w->current;
         op->res = 0;
-        STAT_INC(w, ops);
-        int r = ringo__park(op->deadline, accept_interrupt, op);
+        int r = ringo__uring_park_waiter(w, op, accept_interrupt);
         if (r < 0) {
-            if (r == -ETIMEDOUT)
-                STAT_INC(w, timeouts);
-            else
-                STAT_INC(w, cancels);
             *res = r;
             return 1;
         }

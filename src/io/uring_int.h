@@ -121,6 +121,12 @@ int ringo__uring_single(struct ringo_worker *w, struct ringo_op *op);
 int ringo__uring_env_disabled(const char *name);
 void ringo__uring_fix(struct ringo_worker *w, struct uring *u, int fd);
 void ringo__uring_flush(struct ringo_worker *w, struct uring *u);
+/* Park the caller, registered as a multishot's waiter, until that
+ * multishot's CQE wakes it, its deadline passes or it is cancelled
+ * (nothing of the caller's is in the kernel, so those resume it at once).
+ * Counts the op and why it ended early. Returns ringo__park's result. */
+int ringo__uring_park_waiter(struct ringo_worker *w, struct ringo_op *op,
+                             void (*interrupt)(struct ringo_coro *, int));
 
 /* uring_recv.c */
 /* Set up the receive buffers (and the buffer ring when multishot recv is

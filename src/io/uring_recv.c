@@ -425,13 +425,8 @@ int ringo__urecv_io(struct ringo_worker *w, struct uring *u, struct ringo_op *op
         m->waiter = op;
         m->wcoro = c;
         op->coro = c;
-        STAT_INC(w, ops);
-        int r = ringo__park(op->deadline, recv_interrupt, op);
+        int r = ringo__uring_park_waiter(w, op, recv_interrupt);
         if (r < 0) {
-            if (r == -ETIMEDOUT)
-                STAT_INC(w, timeouts);
-            else
-                STAT_INC(w, cancels);
             *res = got ? (int)got : r;
             return 1;
         }
