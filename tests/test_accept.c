@@ -27,6 +27,7 @@ static int connect_n(int *fds, int n)
 }
 
 static ringo_counters acc_stats;
+static int acc_multishot; /* the backend reported multishot_accept */
 
 static void burst_main(void *arg)
 {
@@ -67,17 +68,20 @@ static void burst_main(void *arg)
         T_OK(ringo_close(srv[i]));
     }
     T_OK(ringo_stats(&acc_stats));
+    struct ringo_backend_info info;
+    T_OK(ringo_backend_info(&info));
+    acc_multishot = strstr(info.features, "multishot_accept") != NULL;
     T_OK(ringo_close(acc_lfd));
 }
 
 T_CASE(accept_burst_nothing_lost, T_IO)
 {
     t_run(1, burst_main, NULL);
-    if (strcmp(t_backend(), "uring") == 0)
+    if (strcmp(t_backend(), "uring") == 0 && acc_multishot)
         /* one arm, plus re-arms after the queue ran past its high mark
          * and after the timed-out wait; far fewer than one per accept */
         T_ASSERT(acc_stats.accept_arms >= 1 && acc_stats.accept_arms < BURST / 4);
-    else
+    else /* epoll, or io_uring without it (SQPOLL, RINGO_MULTISHOT_ACCEPT=0) */
         T_EQ(acc_stats.accept_arms, 0);
 }
 

@@ -1077,8 +1077,12 @@ static int ring_init(struct ringo_worker *w, const ringo_config *cfg)
     if (!u->cancel_fd_ok)
         u->nfixed = 0; /* closing needs the cancel by fixed fd */
     u->prefetch = !ringo__uring_env_disabled("RINGO_PREFETCH");
-    u->accept_ms_ok =
-        !ringo__uring_env_disabled("RINGO_MULTISHOT_ACCEPT") && probe_multishot_accept(w, u);
+    /* Not on SQPOLL rings: with two rings sharing the SQ thread, multishot
+     * accept was seen (Linux 6.18) to leave connections with data that no
+     * recv ever completed, every ring idle (recv_borrow_echo_sqpoll_two_
+     * workers; fine with one SQ thread per ring, or single-shot accept). */
+    u->accept_ms_ok = !u->sqpoll && !ringo__uring_env_disabled("RINGO_MULTISHOT_ACCEPT") &&
+                      probe_multishot_accept(w, u);
     /* closing a socket must be able to cancel its multishot */
     u->recv_ms_ok = u->br && u->cancel_fd_ok && probe_multishot_recv(w, u);
     if (u->zc_threshold && probe_zc_report_usage(w, u))
