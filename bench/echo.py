@@ -356,6 +356,17 @@ def sample_window_edge(session, perf_action, srv, ringo, stats_file, rec):
             rec["problems"].append(err)
     return ticks, snap
 
+def add_run_args(ap, what_missing, per_what):
+    """Options shared by the benchmark scripts: missing binaries and perf."""
+    ap.add_argument("--skip-missing", action="store_true",
+                    help=f"leave out {what_missing} instead of failing")
+    ap.add_argument("--no-perf", action="store_true", help="do not count syscalls with perf")
+    ap.add_argument("--perf-runs", choices=["same", "extra"], default="same",
+                    help="same: perf counts syscalls in every measured run (default); "
+                         "extra: measured runs go without perf, and one extra round per "
+                         f"{per_what}, with perf, gives the syscall column")
+
+
 def progress_line(prefix, rec):
     """The one-line summary of a run printed while a benchmark goes on."""
     res = rec.get("result") or {}
@@ -659,13 +670,7 @@ def parse_args():
                     help="directory for the .md and .json results (default bench/out)")
     ap.add_argument("--quick", action="store_true",
                     help="smoke run: conns 10,100, reps 1, duration 2 (explicit flags win)")
-    ap.add_argument("--skip-missing", action="store_true",
-                    help="leave out servers whose binary is not built instead of failing")
-    ap.add_argument("--no-perf", action="store_true", help="do not count syscalls with perf")
-    ap.add_argument("--perf-runs", choices=["same", "extra"], default="same",
-                    help="same: perf counts syscalls in every measured run (default); "
-                         "extra: measured runs go without perf, and one extra round per "
-                         "connection count, with perf, gives the syscall column")
+    add_run_args(ap, "servers whose binary is not built", "connection count")
     args = ap.parse_args()
     if args.conns is None:
         args.conns = "10,100" if args.quick else "1,10,100,1000"

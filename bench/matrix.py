@@ -118,13 +118,7 @@ def parse_args():
     ap.add_argument("--quick", action="store_true",
                     help="smoke run: reps 1, duration 1.5, conns 10,100, sizes 1024, "
                          "no large cells (explicit flags win)")
-    ap.add_argument("--skip-missing", action="store_true",
-                    help="leave out baselines that are not built instead of failing")
-    ap.add_argument("--no-perf", action="store_true", help="do not count syscalls with perf")
-    ap.add_argument("--perf-runs", choices=["same", "extra"], default="same",
-                    help="same: perf counts syscalls in every measured run (default); "
-                         "extra: measured runs go without perf and one extra round per cell, "
-                         "with perf, gives the syscall column")
+    echo.add_run_args(ap, "baselines that are not built", "cell")
     args = ap.parse_args()
     q = args.quick
     args.conns_list = int_list(args.conns or ("10,100" if q else "1,10,100,1000"), "--conns", ap)

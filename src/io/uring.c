@@ -106,6 +106,13 @@ void ringo__uring_flush(struct ringo_worker *w, struct uring *u)
     reap(w, u);
 }
 
+void ringo__uring_unwait(struct ringo_coro *c, int reason, struct ringo_op **slot)
+{
+    if (slot && *slot == c->interrupt_arg)
+        *slot = NULL;
+    ringo__ready(c, reason);
+}
+
 int ringo__uring_park_waiter(struct ringo_worker *w, struct ringo_op *op,
                              void (*interrupt)(struct ringo_coro *, int))
 {
@@ -507,11 +514,8 @@ static void accept_cqe(struct ringo_worker *w, struct uring *u, uint64_t payload
 static void accept_interrupt(struct ringo_coro *c, int reason)
 {
     struct ringo_op *op = c->interrupt_arg;
-    struct uring *u = c->w->be_state;
-    struct mlisten *m = listener_get(u, op->fd, 0);
-    if (m && m->waiter == op)
-        m->waiter = NULL;
-    ringo__ready(c, reason);
+    struct mlisten *m = listener_get(c->w->be_state, op->fd, 0);
+    ringo__uring_unwait(c, reason, m ? &m->waiter : NULL);
 }
 
 /* ringo_accept through the listener's multishot accept. Nothing of the

@@ -127,6 +127,10 @@ void ringo__uring_flush(struct ringo_worker *w, struct uring *u);
  * Counts the op and why it ended early. Returns ringo__park's result. */
 int ringo__uring_park_waiter(struct ringo_worker *w, struct ringo_op *op,
                              void (*interrupt)(struct ringo_coro *, int));
+/* The interrupt side of that: a deadline or cancel reached waiter c; take
+ * it out of its multishot's waiter *slot (NULL: the record is gone) and
+ * resume it with reason. */
+void ringo__uring_unwait(struct ringo_coro *c, int reason, struct ringo_op **slot);
 
 /* uring_recv.c */
 /* Set up the receive buffers (and the buffer ring when multishot recv is

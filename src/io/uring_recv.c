@@ -282,11 +282,8 @@ static size_t copy_out(struct uring *u, struct mrecv *m, const struct iovec *iov
 static void recv_interrupt(struct ringo_coro *c, int reason)
 {
     struct ringo_op *op = c->interrupt_arg;
-    struct uring *u = c->w->be_state;
-    struct mrecv *m = conn_get(u, op->fd, 0);
-    if (m && m->waiter == op)
-        m->waiter = NULL;
-    ringo__ready(c, reason);
+    struct mrecv *m = conn_get(c->w->be_state, op->fd, 0);
+    ringo__uring_unwait(c, reason, m ? &m->waiter : NULL);
 }
 
 /* The ring is dry and nothing is queued or armed: the kernel holds every
