@@ -11,12 +11,14 @@ msgs/s.
 A variant is NAME:VAR=VALUE[,VAR=VALUE...] (ringo-echo on io_uring with that
 environment; a NAME:BINARY=path part swaps the ringo-echo binary) or
 baseline-uring / baseline-epoll."""
-import argparse, json, os, signal, statistics, subprocess, time
+import argparse, json, os, signal, statistics, subprocess, sys, time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.dont_write_bytecode = True
+import echo  # noqa: E402  (bench/echo.py: cpu_ticks, stop_process)
 
 def cpu_seconds(pid):
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return echo.cpu_ticks(pid) / os.sysconf("SC_CLK_TCK")
 
 def server_cmd(build, spec, port):
     if spec in ("baseline-uring", "baseline-epoll"):
@@ -54,11 +56,7 @@ def run(build, spec, port, conns, seconds):
             raise SystemExit(f"ab: run of {name} failed")
         return name, (c1 - c0) * 1e6 / result["msgs"], result["msgs_per_s"]
     finally:
-        srv.send_signal(signal.SIGINT)
-        try:
-            srv.wait(5)
-        except subprocess.TimeoutExpired:
-            srv.kill()
+        echo.stop_process(srv, grace=5, sig=signal.SIGINT)
 
 def main():
     ap = argparse.ArgumentParser()

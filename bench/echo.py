@@ -105,18 +105,19 @@ def wait_accepting(proc, port, timeout=10.0):
     return f"server not accepting on port {port} after {timeout:.0f}s"
 
 
-def stop_process(proc, grace=3.0):
-    """SIGTERM, then SIGKILL after `grace` seconds. Returns how it ended."""
+def stop_process(proc, grace=3.0, sig=signal.SIGTERM):
+    """`sig`, then SIGKILL after `grace` seconds. Returns how it ended."""
     if proc.poll() is not None:
         return f"exited {proc.returncode}"
-    proc.send_signal(signal.SIGTERM)
+    name = signal.Signals(sig).name
+    proc.send_signal(sig)
     try:
         proc.wait(grace)
-        return f"exited {proc.returncode} on SIGTERM"
+        return f"exited {proc.returncode} on {name}"
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait()
-        return "SIGKILL (ignored SIGTERM for 3 s)"
+        return f"SIGKILL (ignored {name} for {grace:g} s)"
 
 
 def cpu_ticks(pid):
@@ -585,28 +586,42 @@ HEADERS = ["conns", "server", "msgs/s median [min–max]", "p50 µs", "p99 µs",
            "msgs/s vs ringo-uring", "CPU vs ringo-uring", "errors"]
 
 
+def rate_cell(r):
+    """msgs/s median [min–max] of a summary row."""
+    if r["msgs_per_s"] is None:
+        return "n/a"
+    return (f"{f_rate(r['msgs_per_s'])} [{f_rate(r['msgs_per_s_min'])}–"
+            f"{f_rate(r['msgs_per_s_max'])}]")
+
+
+def cpu_cell(r):
+    """CPU µs/msg median [min–max] of a summary row."""
+    if r["cpu_us_per_msg"] is None:
+        return "n/a"
+    return f"{f_num(r['cpu_us_per_msg'])} [{f_num(r['cpu_min'])}–{f_num(r['cpu_max'])}]"
+
+
+def errors_cell(r):
+    """The errors column of a summary row: "0" or what went wrong."""
+    errs = []
+    if r["bench_errors"]:
+        errs.append(f"{r['bench_errors']} bench errors")
+    if r["failed_runs"]:
+        errs.append(f"{r['failed_runs']}/{r['runs']} runs with problems")
+    return "; ".join(errs) or "0"
+
+
 def table_cells(rows, perf_ok):
     out = []
     for r in rows:
-        if r["msgs_per_s"] is None:
-            rate = "n/a"
-        else:
-            rate = (f"{f_rate(r['msgs_per_s'])} [{f_rate(r['msgs_per_s_min'])}–"
-                    f"{f_rate(r['msgs_per_s_max'])}]")
-        cpu = "n/a" if r["cpu_us_per_msg"] is None else (
-            f"{f_num(r['cpu_us_per_msg'])} [{f_num(r['cpu_min'])}–{f_num(r['cpu_max'])}]")
-        errs = []
-        if r["bench_errors"]:
-            errs.append(f"{r['bench_errors']} bench errors")
-        if r["failed_runs"]:
-            errs.append(f"{r['failed_runs']}/{r['runs']} runs with problems")
+        rate, cpu = rate_cell(r), cpu_cell(r)
         out.append([
             str(r["conns"]), r["server"], rate, f_us(r["p50_us"]), f_us(r["p99_us"]), cpu,
             f_num(r["syscalls_per_msg_perf"]) if perf_ok else "n/a (no perf)",
             f_num(r["syscalls_per_msg_ringo"]) if is_ringo(r["server"]) else "–",
             "n/a" if r["rate_ratio"] is None else f"{r['rate_ratio']:.2f}x",
             "n/a" if r["cpu_ratio"] is None else f"{r['cpu_ratio']:.2f}x",
-            "; ".join(errs) or "0",
+            errors_cell(r),
         ])
     return out
 

@@ -5,7 +5,11 @@ has run once and is parked in a read), wait, and report the server's RSS
 growth per connection. Servers: ringo-echo on io_uring and on epoll, and
 Go's net echo. Usage: python3 bench/idle_mem.py [--build build] [-n 10000]
 """
-import argparse, os, resource, signal, socket, subprocess, time
+import argparse, os, resource, socket, subprocess, sys, time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.dont_write_bytecode = True
+import echo  # noqa: E402  (bench/echo.py: wait_accepting, stop_process)
 
 def rss_kib(pid):
     with open(f"/proc/{pid}/status") as f:
@@ -14,20 +18,12 @@ def rss_kib(pid):
                 return int(line.split()[1])
     return 0
 
-def wait_listening(port, timeout=5.0):
-    end = time.time() + timeout
-    while time.time() < end:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return
-        except OSError:
-            time.sleep(0.05)
-    raise SystemExit(f"server on {port} did not start")
-
 def measure(cmd, port, n, env=None):
     srv = subprocess.Popen(cmd, env=env, stderr=subprocess.DEVNULL)
     try:
-        wait_listening(port)
+        err = echo.wait_accepting(srv, port, timeout=5.0)
+        if err:
+            raise SystemExit(err)
         time.sleep(0.3)
         base = rss_kib(srv.pid)
         socks = []
@@ -47,11 +43,7 @@ def measure(cmd, port, n, env=None):
             s.close()
         return base, after
     finally:
-        srv.send_signal(signal.SIGTERM)
-        try:
-            srv.wait(5)
-        except subprocess.TimeoutExpired:
-            srv.kill()
+        echo.stop_process(srv, grace=5)
 
 def main():
     ap = argparse.ArgumentParser()

@@ -256,23 +256,13 @@ HEADERS = ["variant", "msgs/s median [min–max]", "p50 µs", "p99 µs",
 
 
 def row_cells(r, perf_ok):
-    rate = "n/a" if r["msgs_per_s"] is None else (
-        f"{echo.f_rate(r['msgs_per_s'])} [{echo.f_rate(r['msgs_per_s_min'])}–"
-        f"{echo.f_rate(r['msgs_per_s_max'])}]")
-    cpu = "n/a" if r["cpu_us_per_msg"] is None else (
-        f"{echo.f_num(r['cpu_us_per_msg'])} [{echo.f_num(r['cpu_min'])}–"
-        f"{echo.f_num(r['cpu_max'])}]")
-    errs = []
-    if r["bench_errors"]:
-        errs.append(f"{r['bench_errors']} bench errors")
-    if r["failed_runs"]:
-        errs.append(f"{r['failed_runs']}/{r['runs']} runs with problems")
     ratio = lambda x: "n/a" if x is None else f"{x:.2f}x"  # noqa: E731
-    return [r["variant"], rate, echo.f_us(r["p50_us"]), echo.f_us(r["p99_us"]), cpu,
+    return [r["variant"], echo.rate_cell(r), echo.f_us(r["p50_us"]), echo.f_us(r["p99_us"]),
+            echo.cpu_cell(r),
             echo.f_num(r["syscalls_per_msg_perf"]) if perf_ok else "n/a (no perf)",
             echo.f_num(r["syscalls_per_msg_ringo"]) if r["ringo"] else "–",
             ratio(r["cpu_vs_baseline_uring"]), ratio(r["cpu_vs_epoll"]),
-            "; ".join(errs) or "0"]
+            echo.errors_cell(r)]
 
 
 def md_tables(rows, cells, perf_ok):

@@ -106,6 +106,15 @@ void ringo__uring_flush(struct ringo_worker *w, struct uring *u)
     reap(w, u);
 }
 
+void ringo__uring_wake_waiter(struct ringo_op **slot, int reason)
+{
+    struct ringo_op *op = *slot;
+    if (op) {
+        *slot = NULL;
+        ringo__ready(op->coro, reason);
+    }
+}
+
 void ringo__uring_unwait(struct ringo_coro *c, int reason, struct ringo_op **slot)
 {
     if (slot && *slot == c->interrupt_arg)
@@ -570,11 +579,7 @@ static void listener_forget(struct uring *u, int fd)
     struct mlisten *m = listener_get(u, fd, 0);
     if (!m)
         return;
-    if (m->waiter) {
-        struct ringo_op *op = m->waiter;
-        m->waiter = NULL;
-        ringo__ready(op->coro, -ECANCELED);
-    }
+    ringo__uring_wake_waiter(&m->waiter, -ECANCELED);
     while (m->count)
         close(queue_pop(m));
     free(m->queue);
@@ -1048,7 +1053,7 @@ static int ring_init(struct ringo_worker *w, const ringo_config *cfg)
 
     /* receive buffers; the buffer ring is registered before the
      * allow-list, which then forbids registering anything */
-    r = ringo__urecv_init(w, u, cfg);
+    r = ringo__urecv_init(u, cfg);
     if (r < 0) {
         io_uring_queue_exit(&u->ring);
         free(u);

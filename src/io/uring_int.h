@@ -131,11 +131,14 @@ int ringo__uring_park_waiter(struct ringo_worker *w, struct ringo_op *op,
  * it out of its multishot's waiter *slot (NULL: the record is gone) and
  * resume it with reason. */
 void ringo__uring_unwait(struct ringo_coro *c, int reason, struct ringo_op **slot);
+/* Resume the op parked in *slot (if any) with reason and empty the slot:
+ * a multishot's record is going away. */
+void ringo__uring_wake_waiter(struct ringo_op **slot, int reason);
 
 /* uring_recv.c */
 /* Set up the receive buffers (and the buffer ring when multishot recv is
  * wanted and works). Returns 0 or -errno. */
-int ringo__urecv_init(struct ringo_worker *w, struct uring *u, const struct ringo_config *cfg);
+int ringo__urecv_init(struct uring *u, const struct ringo_config *cfg);
 void ringo__urecv_fini(struct uring *u);
 /* The kernel cannot do multishot recv after all: buffers go to the pool. */
 void ringo__urecv_unused(struct uring *u);

@@ -44,7 +44,7 @@ static void recycle(struct uring *u, uint32_t bid)
     u->br_out--;
 }
 
-int ringo__urecv_init(struct ringo_worker *w, struct uring *u, const ringo_config *cfg)
+int ringo__urecv_init(struct uring *u, const ringo_config *cfg)
 {
     unsigned count = cfg->recv_buffers ? cfg->recv_buffers : 1024;
     size_t size = cfg->recv_buffer_size ? cfg->recv_buffer_size : 16 * 1024;
@@ -84,7 +84,6 @@ int ringo__urecv_init(struct ringo_worker *w, struct uring *u, const ringo_confi
     /* the kernel owns every buffer now; borrows that find the ring dry
      * take a spare, not one of these */
     u->pool.nfree = 0;
-    (void)w;
     return 0;
 }
 
@@ -437,11 +436,7 @@ void ringo__urecv_forget(struct uring *u, int fd)
     struct mrecv *m = conn_get(u, fd, 0);
     if (!m)
         return;
-    if (m->waiter) {
-        struct ringo_op *op = m->waiter;
-        m->waiter = NULL;
-        ringo__ready(op->coro, -ECANCELED);
-    }
+    ringo__uring_wake_waiter(&m->waiter, -ECANCELED);
     while (m->count) {
         recycle(u, m->q[m->head].bid);
         queue_pop(m);
