@@ -33,7 +33,7 @@ CFLAGS += -fsanitize=thread
 LDFLAGS += -fsanitize=thread
 endif
 
-LIB_C := $(sort $(wildcard src/base/*.c src/sched/*.c src/io/*.c src/net/*.c))
+LIB_C := $(sort $(wildcard src/base/*.c src/sched/*.c src/io/*.c src/net/*.c src/sync/*.c))
 LIB_S := src/sched/switch_$(ARCH).S
 LIB_OBJ := $(LIB_C:%.c=$(BUILD)/%.o) $(LIB_S:%.S=$(BUILD)/%.o)
 
@@ -41,8 +41,10 @@ TOOLS := $(BUILD)/ringo-echo $(BUILD)/ringo-bench
 TEST_C := $(sort $(wildcard tests/test_*.c)) tests/t_main.c
 TEST_OBJ := $(TEST_C:%.c=$(BUILD)/%.o)
 EXAMPLES := $(patsubst examples/%.c,$(BUILD)/examples/%,$(wildcard examples/*.c))
+# bench/*.c: micro-benchmarks built on ringo (ctxswitch, chan, sync, file...)
+BENCH_PROGS := $(patsubst bench/%.c,$(BUILD)/bench/%,$(wildcard bench/*.c))
 BASELINES := $(BUILD)/bench/baseline-epoll-echo $(BUILD)/bench/baseline-uring-echo \
-             $(BUILD)/bench/ctxswitch
+             $(BENCH_PROGS)
 
 .PHONY: all lib tools tests examples baselines test demo bench install deps \
         deps-bench format format-check clean
@@ -81,11 +83,15 @@ $(BUILD)/bench/baseline-epoll-echo: $(BUILD)/bench/baseline/epoll_echo.o
 	$(CC) $(LDFLAGS) -o $@ $^
 $(BUILD)/bench/baseline-uring-echo: $(BUILD)/bench/baseline/uring_echo.o
 	$(CC) $(LDFLAGS) -o $@ $^ -luring
-$(BUILD)/bench/ctxswitch: $(BUILD)/bench/ctxswitch.o $(BUILD)/libringo.a
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+$(BENCH_PROGS): $(BUILD)/bench/%: $(BUILD)/bench/%.o $(BUILD)/libringo.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lm
 $(BUILD)/bench/go-echo: bench/baseline/go_echo/main.go
 	@mkdir -p $(@D)
 	cd bench/baseline/go_echo && GO111MODULE=off GOCACHE=$${GOCACHE:-/tmp/ringo-gocache} go build -o $(CURDIR)/$@ main.go
+# Go peers of the concurrency micro-benchmarks (bench/go_conc/*.go)
+$(BUILD)/bench/go-conc: $(wildcard bench/go_conc/*.go)
+	@mkdir -p $(@D)
+	cd bench/go_conc && GO111MODULE=off GOCACHE=$${GOCACHE:-/tmp/ringo-gocache} go build -o $(CURDIR)/$@ .
 
 deps:
 	@sh scripts/deps.sh build

@@ -5,6 +5,10 @@
  *   ringo/runtime.h  ringo_main, workers, coroutines, sleep, time
  *   ringo/net.h      sockets, read/write with deadlines, close
  *   ringo/stats.h    runtime counters
+ *   ringo/chan.h     channels and select
+ *   ringo/sync.h     mutex, condition variable, wait group, once, semaphore
+ *   ringo/offload.h  run blocking code on a thread pool
+ *   ringo/file.h     file I/O (io_uring, or the offload pool on epoll)
  */
 #ifndef RINGO_H
 #define RINGO_H
@@ -18,5 +22,9 @@
 #include "ringo/runtime.h"
 #include "ringo/net.h"
 #include "ringo/stats.h"
+#include "ringo/chan.h"
+#include "ringo/sync.h"
+#include "ringo/offload.h"
+#include "ringo/file.h"
 
 #endif

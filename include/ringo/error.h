@@ -21,7 +21,9 @@ extern "C" {
 #define RINGO_ERRNO_MAP(X)                                                                         \
     X(NOTINCORO, 1, "call must be made from inside a ringo coroutine")                             \
     X(NOBACKEND, 2, "no usable I/O backend (io_uring and epoll unavailable)")                      \
-    X(STOPPED, 3, "the runtime is stopping")
+    X(STOPPED, 3, "the runtime is stopping")                                                       \
+    X(NONAME, 4, "host name not found")                                                            \
+    X(RESOLVE, 5, "name resolution failed")
 
 enum {
 #define RINGO_ERR_ENUM(name, off, msg) RINGO_E##name = -(RINGO_ERR_BASE + (off)),

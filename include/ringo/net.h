@@ -76,6 +76,17 @@ int ringo_accept(int lfd, ringo_addr *peer, int64_t deadline);
  * left open. */
 int ringo_tcp_connect(const ringo_addr *addr, int64_t deadline);
 
+/* Connect to "host:port" ("example.com:80", "10.0.0.1:80", "[::1]:80";
+ * the port may be a service name). The name is resolved with getaddrinfo
+ * on the offload pool (ringo/offload.h), then each address is tried in
+ * order until one connects, all within the one deadline. Returns the fd
+ * (TCP_NODELAY set) or: -EINVAL (no ":port"), RINGO_ENONAME (no such
+ * host), RINGO_ERESOLVE (resolver failure), -EAGAIN (temporary resolver
+ * failure), the last connect error (-ECONNREFUSED, ...), -ETIMEDOUT,
+ * -ECANCELED, RINGO_ENOTINCORO. A resolution still running at the
+ * deadline is abandoned to its pool thread (which frees it). */
+int ringo_dial(const char *hostport, int64_t deadline);
+
 /* Read up to len bytes. Returns bytes read (> 0), 0 at end of stream, or
  * -errno; -EBUSY if another coroutine already waits to read this socket.
  * On io_uring, stream sockets are read through a multishot recv into the

@@ -74,6 +74,11 @@ typedef struct ringo_config {
     size_t zc_threshold;          /* io_uring: sends of at least this many bytes
                                      go zero-copy (SEND_ZC); 0 = never.
                                      env RINGO_ZC_THRESHOLD */
+    int offload_threads;          /* most threads of the blocking-offload pool
+                                     (ringo_offload, file I/O on epoll,
+                                     ringo_dial); started on demand. 0 = the
+                                     default, 16; at most 1024.
+                                     env RINGO_OFFLOAD_THREADS */
 } ringo_config;
 
 /* Fill *cfg with defaults, then apply RINGO_WORKERS, RINGO_BACKEND,

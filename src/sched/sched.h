@@ -56,6 +56,7 @@ struct ringo_coro {
     bool is_main;           /* ringo_main's coroutine: returning stops */
     bool join_waiting;      /* parked in ringo_join (wakes are for it) */
     bool join_woken;        /* the finisher's wake has been delivered */
+    bool wait_woken;        /* ringo__wait: the claimed wake has arrived */
     _Atomic uintptr_t join; /* JOIN_NONE, JOIN_DONE or joiner pointer */
     uint64_t id;
     void *asan_fake_stack;
@@ -125,6 +126,9 @@ struct ringo_runtime {
     pthread_mutex_t init_lock;
     pthread_cond_t init_cond;
     int init_count, init_err;
+    /* the blocking-offload pool, created by the first ringo_offload */
+    pthread_mutex_t offload_lock;
+    struct ringo__offload *_Atomic offload;
 };
 
 /* The running runtime (NULL when none). The one process-wide variable:
@@ -149,8 +153,9 @@ int ringo__park(int64_t deadline, void (*interrupt)(struct ringo_coro *, int), v
  * No-op for a coroutine that is not parked. */
 void ringo__ready(struct ringo_coro *c, int res);
 
-/* Hand a new coroutine to worker w, or deliver a join wake-up to a
- * coroutine of w; wakes w if needed. Any thread. */
+/* Hand a new coroutine to worker w, or deliver a wake-up (a join's, or a
+ * claimed ringo__wait's) to a coroutine of w; wakes w if needed. Any
+ * thread. */
 void ringo__inbox_spawn(struct ringo_worker *w, struct ringo_coro *c);
 void ringo__inbox_wake(struct ringo_worker *w, struct ringo_coro *c);
 

@@ -10,7 +10,9 @@
 #include "base/log.h"
 #include "io/backend.h"
 #include "sched/coro.h"
+#include "sched/offload.h"
 #include "sched/sched.h"
+#include "sched/wait.h"
 
 struct ringo_runtime *ringo__rt;
 
@@ -58,6 +60,7 @@ void ringo_config_init(ringo_config *cfg)
     cfg->recv_buffer_size = (unsigned)env_long("RINGO_RECV_BUFFER_SIZE", 16 * 1024);
     cfg->multishot_recv = (int)env_long("RINGO_MULTISHOT_RECV", 1);
     cfg->zc_threshold = (size_t)env_long("RINGO_ZC_THRESHOLD", 0);
+    cfg->offload_threads = (int)env_long("RINGO_OFFLOAD_THREADS", 16);
 }
 
 static int cpus_in_mask(cpu_set_t *set)
@@ -123,8 +126,13 @@ static void drain_inbox(struct ringo_worker *w)
     struct list_node *n;
     while ((n = list_pop_front(&spawns)))
         ringo__coro_start(w, LIST_ENTRY(n, struct ringo_coro, run));
-    while ((n = list_pop_front(&wakes)))
-        ringo__join_wake(LIST_ENTRY(n, struct ringo_coro, wake));
+    while ((n = list_pop_front(&wakes))) {
+        struct ringo_coro *c = LIST_ENTRY(n, struct ringo_coro, wake);
+        if (c->join_waiting)
+            ringo__join_wake(c);
+        else
+            ringo__wait_deliver(c);
+    }
 }
 
 /* ---------------- the scheduler loop ---------------- */
@@ -505,6 +513,8 @@ static int validate(const ringo_config *cfg)
         return -EINVAL;
     if (cfg->recv_buffer_size > (1u << 24))
         return -EINVAL;
+    if (cfg->offload_threads < 0 || cfg->offload_threads > 1024)
+        return -EINVAL;
     return 0;
 }
 
@@ -531,6 +541,8 @@ int ringo_main(const ringo_config *cfg_in, void (*fn)(void *), void *arg)
         cfg.backend = "auto";
     if (cfg.ring_entries == 0)
         cfg.ring_entries = 1024;
+    if (cfg.offload_threads == 0)
+        cfg.offload_threads = 16;
 
     struct ringo_runtime *rt = calloc(1, sizeof(*rt));
     struct ringo_worker *ws = aligned_alloc(64, sizeof(*ws) * (size_t)cfg.workers);
@@ -545,6 +557,7 @@ int ringo_main(const ringo_config *cfg_in, void (*fn)(void *), void *arg)
     rt->nworkers = cfg.workers;
     rt->workers = ws;
     pthread_mutex_init(&rt->init_lock, NULL);
+    pthread_mutex_init(&rt->offload_lock, NULL);
     pthread_cond_init(&rt->init_cond, NULL);
     for (int i = 0; i < cfg.workers; i++) {
         struct ringo_worker *w = &ws[i];
@@ -650,6 +663,9 @@ int ringo_main(const ringo_config *cfg_in, void (*fn)(void *), void *arg)
         atomic_store(&st.done, 1);
         pthread_join(st.thread, NULL);
     }
+    /* Pool threads may still wake workers (a call abandoned at the stop
+     * grace period): join them while the backends can take a wake. */
+    ringo__offload_fini(rt);
     sum_counters(rt, &last_counters);
     ringo__rt = NULL;
     /* Every thread is gone: tear down the backends (the kernel lets go of
@@ -679,6 +695,7 @@ out_free:
         pthread_mutex_destroy(&ws[i].inbox_lock);
     }
     pthread_mutex_destroy(&rt->init_lock);
+    pthread_mutex_destroy(&rt->offload_lock);
     pthread_cond_destroy(&rt->init_cond);
     free(ws);
     free(rt);

@@ -1,0 +1,61 @@
+/* ringo/file.h - file I/O that does not block the worker.
+ *
+ * On io_uring these are ring operations (OPENAT, READ, WRITE, FSYNC,
+ * STATX, UNLINKAT, RENAMEAT); on epoll, where a regular file never reports
+ * "not ready", they run on the offload pool (ringo/offload.h). The
+ * deadline bounds the wait: on io_uring the kernel request is cancelled
+ * and the call returns -ETIMEDOUT once the kernel has let go of the
+ * buffer; on epoll a call still queued for a pool thread is dropped, one
+ * already running is waited for. Paths are relative to the current
+ * directory. fds are plain fds: ringo_close() closes them.
+ */
+#ifndef RINGO_FILE_H
+#define RINGO_FILE_H
+
+#include <fcntl.h>
+#include <stdint.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* open(2): flags O_RDONLY/O_WRONLY/O_RDWR|O_CREAT|O_TRUNC|O_APPEND|...,
+ * O_CLOEXEC is always added. Returns the fd or -errno (-ENOENT, -EACCES,
+ * -EISDIR, -ENOTDIR, -ENAMETOOLONG, -ELOOP, -EEXIST, ...), -ETIMEDOUT,
+ * -ECANCELED, RINGO_ENOTINCORO. path is read only before the call
+ * returns. */
+int ringo_open(const char *path, int flags, mode_t mode, int64_t deadline);
+
+/* pread(2)/pwrite(2) at offset (offset -1: at the file position, which
+ * then advances, like read/write). Returns bytes moved (a short count only
+ * at end of file / on a full disk), -errno, -ETIMEDOUT, -ECANCELED.
+ * Requests larger than 1 MiB are split into chunks kept several in flight
+ * at once (io_uring) or on several pool threads (epoll); the result then
+ * counts the bytes up to the first short or failed chunk (whose error is
+ * returned only if no byte was moved). buf belongs to the caller again
+ * when the call returns. */
+ssize_t ringo_pread(int fd, void *buf, size_t len, int64_t offset, int64_t deadline);
+ssize_t ringo_pwrite(int fd, const void *buf, size_t len, int64_t offset, int64_t deadline);
+
+/* fsync(2) (datasync = 1: fdatasync). Returns 0 or -errno. */
+int ringo_fsync(int fd, int datasync, int64_t deadline);
+
+/* statx(2) of path relative to dirfd (AT_FDCWD) with flags
+ * (AT_SYMLINK_NOFOLLOW, AT_EMPTY_PATH with path "" for an fd) and mask
+ * (STATX_BASIC_STATS...). Returns 0 or -errno. */
+int ringo_statx(int dirfd, const char *path, int flags, unsigned mask, struct statx *out,
+                int64_t deadline);
+
+/* unlink(2) / rmdir with AT_REMOVEDIR in flags (unlinkat). Returns 0 or
+ * -errno. */
+int ringo_unlink(const char *path, int flags, int64_t deadline);
+
+/* rename(2). Returns 0 or -errno. */
+int ringo_rename(const char *from, const char *to, int64_t deadline);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

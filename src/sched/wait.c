@@ -1,0 +1,96 @@
+/* Parking on shared objects: see wait.h. */
+#include "sched/wait.h"
+
+#include <errno.h>
+
+#include "sched/sched.h"
+
+void ringo__wait_init(struct ringo__wait *wt)
+{
+    atomic_init(&wt->claimed, 0);
+    wt->fired = -1;
+    wt->res = 0;
+    wt->coro = ringo__self->current;
+    wt->coro->wait_woken = false;
+}
+
+struct ringo__waiter *ringo__waitq_claim_first(struct list_node *q)
+{
+    struct list_node *n;
+    while ((n = list_pop_front(q))) {
+        struct ringo__waiter *w = LIST_ENTRY(n, struct ringo__waiter, link);
+        if (ringo__waiter_claim(w))
+            return w;
+    }
+    return NULL;
+}
+
+void ringo__wait_deliver(struct ringo_coro *c)
+{
+    c->wait_woken = true;
+    ringo__ready(c, 0);
+}
+
+void ringo__wake_claimed(struct ringo_coro *c)
+{
+    if (c->w == ringo__self)
+        ringo__wait_deliver(c);
+    else
+        ringo__inbox_wake(c->w, c);
+}
+
+void ringo__waiter_wake(struct ringo__waiter *w, int res)
+{
+    struct ringo__wait *wt = w->wait;
+    wt->fired = w->index;
+    wt->res = res;
+    ringo__wake_claimed(wt->coro);
+}
+
+/* A deadline or cancel reached the parked coroutine: it wins only if no
+ * waker has claimed the wait; otherwise the waker's wake is owed and the
+ * coroutine keeps waiting for it. */
+static void wait_interrupt(struct ringo_coro *c, int reason)
+{
+    struct ringo__wait *wt = c->interrupt_arg;
+    int expect = 0;
+    if (!atomic_compare_exchange_strong(&wt->claimed, &expect, 1))
+        return;
+    wt->fired = -1;
+    wt->res = reason;
+    ringo__wait_deliver(c);
+}
+
+int ringo__wait(struct ringo__wait *wt, int64_t deadline)
+{
+    struct ringo_coro *c = wt->coro;
+    if (c->cancelled) {
+        int expect = 0;
+        if (atomic_compare_exchange_strong(&wt->claimed, &expect, 1)) {
+            wt->fired = -1;
+            wt->res = -ECANCELED;
+            return wt->res;
+        }
+    }
+    if (deadline == RINGO_NOWAIT) {
+        int expect = 0;
+        if (atomic_compare_exchange_strong(&wt->claimed, &expect, 1)) {
+            wt->fired = -1;
+            wt->res = -ETIMEDOUT;
+            return wt->res;
+        }
+    }
+    while (!c->wait_woken)
+        ringo__park(deadline, wait_interrupt, wt);
+    return wt->res;
+}
+
+void ringo__wait_uninterruptible(struct ringo__wait *wt)
+{
+    struct ringo_coro *c = wt->coro;
+    bool was = c->uninterruptible;
+    c->uninterruptible = true;
+    while (!c->wait_woken)
+        ringo__park(RINGO_FOREVER, NULL, NULL);
+    c->uninterruptible = was;
+}
