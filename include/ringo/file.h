@@ -17,6 +17,8 @@
 #include <sys/stat.h>
 #include <sys/types.h>
 
+struct statx; /* <sys/stat.h> declares it only with _GNU_SOURCE */
+
 #ifdef __cplusplus
 extern "C" {
 #endif

@@ -141,6 +141,13 @@ int ringo_go(void (*fn)(void *arg), void *arg, ringo_coro **handle);
  * RINGO_ENOTINCORO, RINGO_ESTOPPED. Never blocks. */
 int ringo_go_on(int worker, void (*fn)(void *arg), void *arg, ringo_coro **handle);
 
+/* Like ringo_go but on the least loaded worker: the one with the fewest
+ * live coroutines (counting those handed over and not yet started), the
+ * calling worker on a tie. Use it to spread CPU-heavy or long-lived
+ * coroutines; coroutines never migrate afterwards (no work stealing: see
+ * docs/design.md). Same returns as ringo_go_on. Never blocks. */
+int ringo_go_balanced(void (*fn)(void *arg), void *arg, ringo_coro **handle);
+
 /* Wait until the coroutine behind handle has returned, then free it.
  * Works across workers. Returns 0; -ETIMEDOUT (the handle stays valid,
  * join again later); -ECANCELED if the caller was cancelled (handle stays

@@ -39,6 +39,7 @@ extern "C" {
     X(parks, "coroutine parks (waits for I/O, timers, joins)")                                     \
     X(wakes, "coroutines made runnable by completions/events/timers")                              \
     X(remote_wakes, "wake-ups sent to another worker")                                             \
+    X(idle_spins_vain, "idle spins on the inbox that found no work (then slept)")                  \
     X(ops, "I/O operations started")                                                               \
     X(eagain, "epoll: I/O attempts that hit EAGAIN and parked")                                    \
     X(timeouts, "operations or sleeps ended by their deadline")                                    \

@@ -3,6 +3,8 @@
 #include <errno.h>
 #include <stdlib.h>
 
+#define ARITY 4
+
 void heap_init(struct heap *h)
 {
     h->items = NULL;
@@ -15,54 +17,58 @@ void heap_fini(struct heap *h)
     heap_init(h);
 }
 
-static void place(struct heap *h, size_t i, struct heap_node *n)
+static void place(struct heap *h, size_t i, struct heap_slot s)
 {
-    h->items[i] = n;
-    n->index = i;
+    h->items[i] = s;
+    s.node->index = i;
 }
 
 static void sift_up(struct heap *h, size_t i)
 {
-    struct heap_node *n = h->items[i];
+    struct heap_slot s = h->items[i];
     while (i > 0) {
-        size_t parent = (i - 1) / 2;
-        if (h->items[parent]->key <= n->key)
+        size_t parent = (i - 1) / ARITY;
+        if (h->items[parent].key <= s.key)
             break;
         place(h, i, h->items[parent]);
         i = parent;
     }
-    place(h, i, n);
+    place(h, i, s);
 }
 
 static void sift_down(struct heap *h, size_t i)
 {
-    struct heap_node *n = h->items[i];
+    struct heap_slot s = h->items[i];
     for (;;) {
-        size_t child = 2 * i + 1;
-        if (child >= h->len)
+        size_t first = ARITY * i + 1;
+        if (first >= h->len)
             break;
-        if (child + 1 < h->len && h->items[child + 1]->key < h->items[child]->key)
-            child++;
-        if (n->key <= h->items[child]->key)
+        size_t end = first + ARITY < h->len ? first + ARITY : h->len;
+        size_t min = first;
+        for (size_t c = first + 1; c < end; c++)
+            if (h->items[c].key < h->items[min].key)
+                min = c;
+        if (s.key <= h->items[min].key)
             break;
-        place(h, i, h->items[child]);
-        i = child;
+        place(h, i, h->items[min]);
+        i = min;
     }
-    place(h, i, n);
+    place(h, i, s);
 }
 
 int heap_push(struct heap *h, struct heap_node *n)
 {
     if (h->len == h->cap) {
         size_t cap = h->cap ? h->cap * 2 : 64;
-        struct heap_node **items = realloc(h->items, cap * sizeof(*items));
+        struct heap_slot *items = realloc(h->items, cap * sizeof(*items));
         if (!items)
             return -ENOMEM;
         h->items = items;
         h->cap = cap;
     }
-    place(h, h->len++, n);
-    sift_up(h, n->index);
+    size_t i = h->len++;
+    place(h, i, (struct heap_slot){n->key, n});
+    sift_up(h, i);
     return 0;
 }
 
@@ -72,11 +78,11 @@ void heap_remove(struct heap *h, struct heap_node *n)
     if (i == HEAP_NONE)
         return;
     n->index = HEAP_NONE;
-    struct heap_node *last = h->items[--h->len];
+    struct heap_slot last = h->items[--h->len];
     if (i == h->len)
         return;
     place(h, i, last);
-    if (i > 0 && h->items[(i - 1) / 2]->key > last->key)
+    if (i > 0 && h->items[(i - 1) / ARITY].key > last.key)
         sift_up(h, i);
     else
         sift_down(h, i);

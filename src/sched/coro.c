@@ -165,6 +165,7 @@ void ringo__coro_finish(struct ringo_worker *w, struct ringo_coro *c)
 {
     list_remove(&c->all);
     w->alive--;
+    atomic_fetch_sub_explicit(&w->load, 1, memory_order_relaxed);
     STAT_INC(w, exited);
     if (c->is_main)
         ringo_stop();
@@ -291,6 +292,7 @@ static int spawn(struct ringo_worker *target, void (*fn)(void *), void *arg, rin
     c->detached = handle == NULL;
     if (handle)
         *handle = c;
+    atomic_fetch_add_explicit(&target->load, 1, memory_order_relaxed);
     if (target == w)
         ringo__coro_start(w, c);
     else
@@ -314,6 +316,26 @@ int ringo_go_on(int worker, void (*fn)(void *), void *arg, ringo_coro **handle)
     if (worker < 0 || worker >= w->rt->nworkers)
         return -EINVAL;
     return spawn(&w->rt->workers[worker], fn, arg, handle);
+}
+
+int ringo_go_balanced(void (*fn)(void *), void *arg, ringo_coro **handle)
+{
+    struct ringo_worker *w = ringo__self;
+    if (!w || !w->current)
+        return RINGO_ENOTINCORO;
+    /* Least loaded by live coroutines; ties stay home, where a spawn costs
+     * no hand-off and no wake-up. */
+    struct ringo_runtime *rt = w->rt;
+    struct ringo_worker *best = w;
+    long best_load = atomic_load_explicit(&w->load, memory_order_relaxed);
+    for (int i = 0; i < rt->nworkers; i++) {
+        long l = atomic_load_explicit(&rt->workers[i].load, memory_order_relaxed);
+        if (l < best_load) {
+            best = &rt->workers[i];
+            best_load = l;
+        }
+    }
+    return spawn(best, fn, arg, handle);
 }
 
 int ringo_join(ringo_coro *h, int64_t deadline)

@@ -96,8 +96,14 @@ struct ringo_worker {
     bool urgent_submit;    /* queued SQEs must not wait for the busy-round
                               poll (a MSG_RING wake-up) */
     bool cancel_all_done;  /* stop handled: everything cancelled */
+    bool spin_ok;          /* the last idle spin found work: spin again */
+    int64_t spin_ns;       /* idle spin budget (0: never spin) */
     int64_t stop_deadline; /* grace period end once stopping */
     _Atomic int started;   /* [shared] backend ready: wake() is safe */
+    /* [shared] coroutines placed on this worker and not yet exited,
+     * counted when the spawner picks the worker (so a burst of balanced
+     * spawns sees its own placements before the inbox is drained) */
+    _Atomic long load;
 
     /* [shared] inboxes: coroutines handed over by other workers - new
      * spawns (linked by .run) and join wake-ups (linked by .wake). A short
