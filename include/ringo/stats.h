@@ -36,6 +36,7 @@ extern "C" {
     X(cqes, "CQEs reaped")                                                                         \
     X(rounds, "scheduler rounds")                                                                  \
     X(switches, "context switches into coroutines")                                                \
+    X(handoffs, "parks that switched straight to the coroutine they had woken")                    \
     X(parks, "coroutine parks (waits for I/O, timers, joins)")                                     \
     X(wakes, "coroutines made runnable by completions/events/timers")                              \
     X(remote_wakes, "wake-ups sent to another worker")                                             \

@@ -72,11 +72,9 @@ int heap_push(struct heap *h, struct heap_node *n)
     return 0;
 }
 
-void heap_remove(struct heap *h, struct heap_node *n)
+void heap_remove_queued(struct heap *h, struct heap_node *n)
 {
     size_t i = n->index;
-    if (i == HEAP_NONE)
-        return;
     n->index = HEAP_NONE;
     struct heap_slot last = h->items[--h->len];
     if (i == h->len)

@@ -35,7 +35,14 @@ void heap_init(struct heap *h);
 void heap_fini(struct heap *h);
 /* Returns 0 or -ENOMEM (growth is the only allocation). */
 int heap_push(struct heap *h, struct heap_node *n);
-void heap_remove(struct heap *h, struct heap_node *n);
+void heap_remove_queued(struct heap *h, struct heap_node *n);
+
+/* Remove n if it is queued (the common wake has no deadline: one test). */
+static inline void heap_remove(struct heap *h, struct heap_node *n)
+{
+    if (n->index != HEAP_NONE)
+        heap_remove_queued(h, n);
+}
 
 static inline struct heap_node *heap_min(const struct heap *h)
 {

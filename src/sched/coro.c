@@ -30,12 +30,12 @@
 #include <sanitizer/tsan_interface.h>
 #endif
 
-_Thread_local struct ringo_worker *ringo__self;
+_Thread_local struct ringo_worker *ringo__self __attribute__((tls_model("initial-exec")));
 
 /* Scheduler -> coroutine. Returns when the coroutine parks, yields or
  * exits. The sanitizer calls tell ASan/TSan that the stack changed, else
  * they report false errors (see DESIGN.md, pitfalls). */
-void ringo__run(struct ringo_worker *w, struct ringo_coro *c)
+struct ringo_coro *ringo__run(struct ringo_worker *w, struct ringo_coro *c)
 {
     w->current = c;
     c->state = CORO_RUNNING;
@@ -51,7 +51,10 @@ void ringo__run(struct ringo_worker *w, struct ringo_coro *c)
 #ifdef RINGO_ASAN
     __sanitizer_finish_switch_fiber(fake, NULL, NULL);
 #endif
+    struct ringo_coro *last = w->current;
     w->current = NULL;
+    w->runnext = NULL;
+    return last;
 }
 
 /* Coroutine -> scheduler. An exiting coroutine passes exiting=1 so ASan
@@ -68,6 +71,28 @@ static void to_scheduler(struct ringo_worker *w, struct ringo_coro *c, int exiti
     __tsan_switch_to_fiber(w->tsan_sched_fiber, 0);
 #endif
     ringo__switch(&c->sp, w->sched_sp);
+#ifdef RINGO_ASAN
+    __sanitizer_finish_switch_fiber(c->asan_fake_stack, NULL, NULL);
+#endif
+}
+
+/* Coroutine -> coroutine: c has parked and next (runnable, on this worker)
+ * runs at once, without the scheduler's round in between. */
+static void to_coroutine(struct ringo_worker *w, struct ringo_coro *c, struct ringo_coro *next)
+{
+    list_remove(&next->run);
+    w->current = next;
+    next->state = CORO_RUNNING;
+    STAT_INC(w, switches);
+    STAT_INC(w, handoffs);
+#ifdef RINGO_ASAN
+    __sanitizer_start_switch_fiber(&c->asan_fake_stack, next->stack.base + next->stack.guard,
+                                   next->stack.size);
+#endif
+#ifdef RINGO_TSAN
+    __tsan_switch_to_fiber(next->tsan_fiber, 0);
+#endif
+    ringo__switch(&c->sp, next->sp);
 #ifdef RINGO_ASAN
     __sanitizer_finish_switch_fiber(c->asan_fake_stack, NULL, NULL);
 #endif
@@ -199,7 +224,14 @@ int ringo__park(int64_t deadline, void (*interrupt)(struct ringo_coro *, int), v
     }
     c->state = CORO_PARKED;
     STAT_INC(w, parks);
-    to_scheduler(w, c, 0);
+    struct ringo_coro *next = w->runnext;
+    w->runnext = NULL;
+    if (next && w->direct_left > 0 && next->state == CORO_RUNNABLE) {
+        w->direct_left--;
+        to_coroutine(w, c, next);
+    } else {
+        to_scheduler(w, c, 0);
+    }
     heap_remove(&w->timers, &c->timer);
     c->interrupt = NULL;
     c->interrupt_arg = NULL;
@@ -218,6 +250,12 @@ void ringo__ready(struct ringo_coro *c, int res)
     __builtin_prefetch(c->sp);
     list_push_back(&w->runq, &c->run);
     STAT_INC(w, wakes);
+    /* woken by a running coroutine of this worker: if that one parks next,
+     * it hands the CPU straight to c. The first one woken keeps the place
+     * (Go lets the newest take it): several woken in a row - a semaphore
+     * or a broadcast serving its queue - then still run in wake order. */
+    if (w->current && ringo__self == w && !w->runnext)
+        w->runnext = c;
 }
 
 /* A deadline or a cancel reached a parked coroutine. */

@@ -86,10 +86,16 @@ struct ringo_worker {
 
     void *sched_sp;             /* scheduler context while a coroutine runs */
     struct ringo_coro *current; /* running coroutine or NULL */
-    struct list_node runq;      /* RUNNABLE coroutines, FIFO */
-    struct list_node all;       /* every live coroutine of this worker */
-    size_t alive;               /* length of `all` */
-    struct heap timers;         /* parked coroutines with a deadline */
+    /* Hand-off: the coroutine the running one last made runnable. When the
+     * running one then parks, it switches straight to it (Go's runnext),
+     * skipping the scheduler - at most direct_left times per round, so the
+     * run queue, timers and I/O polling still get their turn. */
+    struct ringo_coro *runnext;
+    unsigned direct_left;
+    struct list_node runq; /* RUNNABLE coroutines, FIFO */
+    struct list_node all;  /* every live coroutine of this worker */
+    size_t alive;          /* length of `all` */
+    struct heap timers;    /* parked coroutines with a deadline */
     struct stack_pool stacks;
     uint64_t next_id;
     unsigned busy_rounds;  /* rounds since the last poll */
@@ -141,8 +147,11 @@ struct ringo_runtime {
  * ringo_stop() must reach it from signal handlers and foreign threads. */
 extern struct ringo_runtime *ringo__rt;
 
-/* The calling thread's worker (NULL outside workers). */
-extern _Thread_local struct ringo_worker *ringo__self;
+/* The calling thread's worker (NULL outside workers). initial-exec: one
+ * %fs-relative load instead of a __tls_get_addr call in libringo.so (the
+ * library is linked at start-up, not dlopen'ed late; glibc's static TLS
+ * surplus covers a dlopen too). */
+extern _Thread_local struct ringo_worker *ringo__self __attribute__((tls_model("initial-exec")));
 
 static inline struct ringo_worker *ringo__worker(void)
 {

@@ -5,15 +5,6 @@
 
 #include "sched/sched.h"
 
-void ringo__wait_init(struct ringo__wait *wt)
-{
-    atomic_init(&wt->claimed, 0);
-    wt->fired = -1;
-    wt->res = 0;
-    wt->coro = ringo__self->current;
-    wt->coro->wait_woken = false;
-}
-
 struct ringo__waiter *ringo__waitq_claim_first(struct list_node *q)
 {
     struct list_node *n;
@@ -23,28 +14,6 @@ struct ringo__waiter *ringo__waitq_claim_first(struct list_node *q)
             return w;
     }
     return NULL;
-}
-
-void ringo__wait_deliver(struct ringo_coro *c)
-{
-    c->wait_woken = true;
-    ringo__ready(c, 0);
-}
-
-void ringo__wake_claimed(struct ringo_coro *c)
-{
-    if (c->w == ringo__self)
-        ringo__wait_deliver(c);
-    else
-        ringo__inbox_wake(c->w, c);
-}
-
-void ringo__waiter_wake(struct ringo__waiter *w, int res)
-{
-    struct ringo__wait *wt = w->wait;
-    wt->fired = w->index;
-    wt->res = res;
-    ringo__wake_claimed(wt->coro);
 }
 
 /* A deadline or cancel reached the parked coroutine: it wins only if no

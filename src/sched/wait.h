@@ -24,11 +24,13 @@
 #include <stdint.h>
 
 #include "base/list.h"
+#include "sched/sched.h"
 
 struct ringo_coro;
 
 struct ringo__wait {
     _Atomic int claimed;     /* 0 while waiting; the first CAS to 1 wins */
+    int nwaiters;            /* > 1: a select, claimable from several queues */
     int fired;               /* index of the winning waiter; -1: interrupted */
     int res;                 /* the winner's result (0, -EPIPE, -ETIMEDOUT...) */
     struct ringo_coro *coro; /* the parked coroutine */
@@ -42,13 +44,22 @@ struct ringo__waiter {
 };
 
 /* Prepare a wait for the calling coroutine. */
-void ringo__wait_init(struct ringo__wait *wt);
+static inline void ringo__wait_init(struct ringo__wait *wt)
+{
+    atomic_init(&wt->claimed, 0);
+    wt->nwaiters = 0;
+    wt->fired = -1;
+    wt->res = 0;
+    wt->coro = ringo__self->current;
+    wt->coro->wait_woken = false;
+}
 
 /* Prepare a waiter of wt with the given index and element pointer. */
 static inline void ringo__waiter_init(struct ringo__waiter *w, struct ringo__wait *wt, int index,
                                       void *elem)
 {
     list_init(&w->link);
+    wt->nwaiters++;
     w->wait = wt;
     w->elem = elem;
     w->index = index;
@@ -60,14 +71,33 @@ static inline bool ringo__waiter_queued(const struct ringo__waiter *w)
     return w->link.next != &w->link;
 }
 
+/* 1 if wt's coroutine belongs to the calling thread's worker. */
+static inline bool ringo__wait_is_local(const struct ringo__wait *wt)
+{
+    return wt->coro->w == ringo__self;
+}
+
 /* Claim w's wait for a transfer. Returns true if the caller won: it must
  * then call ringo__waiter_wake() exactly once. Call under the lock of the
  * queue w sits in. */
 static inline bool ringo__waiter_claim(struct ringo__waiter *w)
 {
+    struct ringo__wait *wt = w->wait;
+    /* Who else could claim? Holders of this queue's lock (we hold it), the
+     * coroutine's own deadline/cancel (only ever on its worker's thread)
+     * and, for a select, wakers of its other queues. So a waker on the
+     * waiter's own worker claiming a single wait races nobody: a plain
+     * load and store do, and the locked CAS (the dearest instruction of a
+     * channel hand-off on one worker) is saved. */
+    if (wt->nwaiters <= 1 && ringo__wait_is_local(wt)) {
+        if (atomic_load_explicit(&wt->claimed, memory_order_relaxed))
+            return false;
+        atomic_store_explicit(&wt->claimed, 1, memory_order_relaxed);
+        return true;
+    }
     int expect = 0;
-    return atomic_compare_exchange_strong_explicit(&w->wait->claimed, &expect, 1,
-                                                   memory_order_acq_rel, memory_order_acquire);
+    return atomic_compare_exchange_strong_explicit(&wt->claimed, &expect, 1, memory_order_acq_rel,
+                                                   memory_order_acquire);
 }
 
 /* Pop the first waiter of queue q whose wait the caller can claim; waiters
@@ -75,9 +105,32 @@ static inline bool ringo__waiter_claim(struct ringo__waiter *w)
  * unlinked on the way. NULL if none. Call under q's lock. */
 struct ringo__waiter *ringo__waitq_claim_first(struct list_node *q);
 
+/* Deliver a claimed wake on the coroutine's own worker (the inbox path). */
+static inline void ringo__wait_deliver(struct ringo_coro *c)
+{
+    c->wait_woken = true;
+    ringo__ready(c, 0);
+}
+
+/* Make a parked coroutine whose wake was claimed runnable: on its own
+ * worker at once, else through its worker's inbox. Any thread. */
+static inline void ringo__wake_claimed(struct ringo_coro *c)
+{
+    if (c->w == ringo__self)
+        ringo__wait_deliver(c);
+    else
+        ringo__inbox_wake(c->w, c);
+}
+
 /* Report res for a claimed waiter and make its coroutine runnable, on
  * its own worker (directly, or through that worker's inbox). Any thread. */
-void ringo__waiter_wake(struct ringo__waiter *w, int res);
+static inline void ringo__waiter_wake(struct ringo__waiter *w, int res)
+{
+    struct ringo__wait *wt = w->wait;
+    wt->fired = w->index;
+    wt->res = res;
+    ringo__wake_claimed(wt->coro);
+}
 
 /* Park the calling coroutine until its wait is claimed and the wake has
  * arrived, or the deadline passes / it is cancelled and the interrupt wins
@@ -91,12 +144,5 @@ int ringo__wait(struct ringo__wait *wt, int64_t deadline);
 /* Like ringo__wait without deadline, deaf to cancellation: for a wait
  * that must end with the claimed wake (a resource is being handed over). */
 void ringo__wait_uninterruptible(struct ringo__wait *wt);
-
-/* Make a parked coroutine whose wake was claimed runnable: on its own
- * worker at once, else through its worker's inbox. Any thread. */
-void ringo__wake_claimed(struct ringo_coro *c);
-
-/* Deliver a claimed wake on the coroutine's own worker (the inbox path). */
-void ringo__wait_deliver(struct ringo_coro *c);
 
 #endif

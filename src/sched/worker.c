@@ -149,6 +149,9 @@ static void cancel_everything(struct ringo_worker *w)
     }
 }
 
+/* Direct coroutine-to-coroutine hand-offs per round (see runnext). */
+#define DIRECT_HANDOFFS 16
+
 /* Rounds with runnable coroutines between two non-waiting polls. */
 #define BUSY_POLL_ROUNDS 16
 
@@ -170,8 +173,14 @@ static bool idle_spin(struct ringo_worker *w)
     for (;;) {
         if (atomic_load_explicit(&w->inbox_nonempty, memory_order_acquire))
             return true;
-        ringo__cpu_relax();
-        if ((++i & 63) == 0 && ringo_now() >= until)
+        /* pause first; then give the CPU away between looks, in case the
+         * peer we wait for shares this CPU (more threads than CPUs):
+         * spinning on would keep it from running until the budget ends */
+        if (++i < 256)
+            ringo__cpu_relax();
+        else
+            sched_yield();
+        if ((i & 15) == 0 && ringo_now() >= until)
             break;
     }
     STAT_INC(w, idle_spins_vain);
@@ -191,10 +200,10 @@ static void worker_loop(struct ringo_worker *w)
         /* Run what is runnable now; what becomes runnable meanwhile waits
          * for the next round, so I/O is polled between rounds. */
         list_splice_back(&batch, &w->runq);
+        w->direct_left = DIRECT_HANDOFFS;
         struct list_node *n;
         while ((n = list_pop_front(&batch))) {
-            struct ringo_coro *c = LIST_ENTRY(n, struct ringo_coro, run);
-            ringo__run(w, c);
+            struct ringo_coro *c = ringo__run(w, LIST_ENTRY(n, struct ringo_coro, run));
             if (c->state == CORO_DONE)
                 ringo__coro_finish(w, c);
         }
@@ -246,8 +255,16 @@ static void worker_loop(struct ringo_worker *w)
                 now = ringo_now();
             timeout = next > now ? next - now : 0;
         }
-        if (timeout != 0 && w->spin_ok && w->spin_ns > 0 && idle_spin(w))
-            continue;
+        if (timeout != 0 && w->spin_ok && w->spin_ns > 0) {
+            /* a MSG_RING wake-up we queued must leave before we spin, or
+             * the peer we wait for is still asleep */
+            if (w->urgent_submit) {
+                w->urgent_submit = false;
+                w->be->poll(w, 0);
+            }
+            if (idle_spin(w) || !list_empty(&w->runq))
+                continue;
+        }
         if (timeout != 0) {
             /* About to sleep: from here on a sender must signal us. Clear
              * the flag, then look again (both seq_cst): either we see the
