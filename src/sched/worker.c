@@ -87,7 +87,10 @@ static void signal_worker(struct ringo_worker *w)
     struct ringo_worker *self = ringo__self;
     if (self)
         STAT_INC(self, remote_wakes);
-    if (!atomic_exchange(&w->wake_pending, 1)) {
+    /* Look before the exchange: while the target is busy or spinning the
+     * flag stays set, and a plain load keeps its cache line shared instead
+     * of pulling it over for a read-modify-write on every hand-over. */
+    if (!atomic_load(&w->wake_pending) && !atomic_exchange(&w->wake_pending, 1)) {
         if (self && self->be->wake_from)
             self->be->wake_from(self, w);
         else
@@ -176,7 +179,7 @@ static bool idle_spin(struct ringo_worker *w)
         /* pause first; then give the CPU away between looks, in case the
          * peer we wait for shares this CPU (more threads than CPUs):
          * spinning on would keep it from running until the budget ends */
-        if (++i < 256)
+        if (++i < 1024)
             ringo__cpu_relax();
         else
             sched_yield();
