@@ -43,27 +43,39 @@ typedef struct ringo_chan ringo_chan;
 int ringo_chan_new(ringo_chan **out, size_t elem_size, size_t capacity);
 
 /* Free a channel. No coroutine may be waiting on it or use it afterwards
- * (close it and let the users finish first). NULL is ignored. */
+ * (close it and let the users finish first); closing is not required.
+ * Buffered elements are discarded. NULL is ignored. Never blocks. */
 void ringo_chan_free(ringo_chan *ch);
 
 /* Send a copy of elem_size bytes at elem. Blocks until a receiver takes it
  * (unbuffered) or there is room in the buffer. Returns 0; -EPIPE if the
  * channel is or gets closed (the element was not delivered); -ETIMEDOUT;
- * -ECANCELED; RINGO_ENOTINCORO. elem is only read before the call
- * returns. */
+ * -ECANCELED (also at once, without sending, if the caller was cancelled
+ * before); -EINVAL (elem NULL with elem_size > 0); RINGO_ENOTINCORO
+ * (blocking from a plain thread; a RINGO_NOWAIT try works on any
+ * thread). On any error the element was not delivered. elem is only read
+ * before the call returns (while parked, the receiver copies it straight
+ * from there). Never allocates. */
 int ringo_chan_send(ringo_chan *ch, const void *elem, int64_t deadline);
 
 /* Receive one element into elem (elem_size bytes; elem may be NULL to
  * drop it). Returns 0; -EPIPE when the channel is closed and drained
- * (elem zeroed); -ETIMEDOUT; -ECANCELED; RINGO_ENOTINCORO. elem is
- * written only before the call returns. */
+ * (elem zeroed); -ETIMEDOUT; -ECANCELED (also at once if the caller was
+ * cancelled before); RINGO_ENOTINCORO (blocking from a plain thread; a
+ * RINGO_NOWAIT try works on any thread). On -ETIMEDOUT and -ECANCELED
+ * nothing was consumed and elem is untouched. elem is written only before
+ * the call returns (while parked, the sender writes into it directly).
+ * Never allocates. */
 int ringo_chan_recv(ringo_chan *ch, void *elem, int64_t deadline);
 
-/* Close: no more sends. Returns 0, -EPIPE if already closed, -EINVAL for
- * NULL. Any thread (also outside coroutines); never blocks. */
+/* Close: no more sends. Buffered elements stay receivable. Every parked
+ * receiver and sender is woken with -EPIPE. Returns 0, -EPIPE if already
+ * closed, -EINVAL for NULL. Any thread (also outside coroutines); never
+ * blocks. */
 int ringo_chan_close(ringo_chan *ch);
 
-/* Elements buffered now, and the capacity. Any thread; a snapshot. */
+/* Elements buffered now, and the capacity (0 for NULL). Any thread; never
+ * blocks; len is a snapshot. */
 size_t ringo_chan_len(ringo_chan *ch);
 size_t ringo_chan_cap(ringo_chan *ch);
 
@@ -87,11 +99,21 @@ typedef struct ringo_select_case {
 /* Go's select: wait until one of the n cases can proceed, do it, and
  * return its index (its .res says how it went). When several are ready,
  * one is chosen uniformly at random so none is starved. Each channel may
- * appear in several cases. RINGO_NOWAIT as deadline acts as Go's default
- * case: -ETIMEDOUT at once if none is ready. Returns the index,
- * -ETIMEDOUT, -ECANCELED, -EINVAL (n < 0, n > RINGO_SELECT_MAX, bad op),
- * RINGO_ENOTINCORO. n == 0 (or only nil channels) waits for the deadline,
- * like Go's empty select. */
+ * appear in several cases, also as a send and a receive in the same
+ * select (they never match each other). A receive case on a closed,
+ * drained channel is ready (.res -EPIPE, elem zeroed); so is a send case
+ * on a closed channel (.res -EPIPE, nothing sent; Go panics). Exactly one
+ * case takes effect; the others leave their channels and elements
+ * untouched. RINGO_NOWAIT as deadline acts as Go's default case:
+ * -ETIMEDOUT at once if none is ready. Returns the index, -ETIMEDOUT,
+ * -ECANCELED (also at once if the caller was cancelled before), -EINVAL
+ * (cases NULL with n > 0, n < 0, n > RINGO_SELECT_MAX, bad op, a send
+ * case with elem NULL on a channel with elem_size > 0), RINGO_ENOTINCORO
+ * (blocking from a plain thread; RINGO_NOWAIT works on any thread). On a
+ * negative return no case took effect. n == 0 (cases may then be NULL) or
+ * only nil channels waits for the deadline, like Go's empty select.
+ * The case array and the elements are used only until the call returns.
+ * Never allocates. */
 int ringo_select(ringo_select_case *cases, int n, int64_t deadline);
 
 #ifdef __cplusplus

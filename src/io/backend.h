@@ -17,6 +17,7 @@ struct ringo_coro;
 struct ringo_config;
 struct ringo_buf;
 struct bufpool;
+struct statx;
 
 enum ringo_opcode {
     RINGO_OP_READ,    /* read(fd, buf, len) */
@@ -30,7 +31,40 @@ enum ringo_opcode {
     RINGO_OP_CLOSE,   /* cancel this worker's ops on fd, then close it */
     RINGO_OP_POLL,    /* wait for poll events `flags` (POLLIN/POLLOUT) */
     RINGO_OP_BORROW,  /* ringo_recv_borrow: buf is the struct ringo_buf */
+    /* Files (ringo/file.h), never through the socket paths (multishot recv,
+     * readiness, per-fd hints): epoll runs them on the offload pool. Path
+     * ops take the path in buf and the directory fd in fd (AT_FDCWD). */
+    RINGO_OP_OPENAT,   /* openat(fd, buf, flags, mode) */
+    RINGO_OP_PREAD,    /* pread(fd, buf, len, offset); offset -1: read() */
+    RINGO_OP_PWRITE,   /* pwrite(fd, buf, len, offset); offset -1: write() */
+    RINGO_OP_FSYNC,    /* fsync(fd); flags 1: fdatasync */
+    RINGO_OP_STATX,    /* statx(fd, buf, flags, len as mask, statx) */
+    RINGO_OP_UNLINKAT, /* unlinkat(fd, buf, flags) */
+    RINGO_OP_RENAMEAT, /* renameat(fd, buf, fd, path2) */
 };
+
+static inline int ringo__op_is_file(int opcode)
+{
+    return opcode >= RINGO_OP_OPENAT;
+}
+
+/* File reads and writes above RINGO_FILE_SPLIT bytes go as chunks of
+ * RINGO_FILE_CHUNK, up to RINGO_FILE_DEPTH_URING SQEs in flight on
+ * io_uring, RINGO_FILE_DEPTH_OFFLOAD pool jobs at once on epoll (numbers
+ * in docs/files.md; -D overrides are for measuring). One op moves at most
+ * RINGO_FILE_MAX_OP bytes, so its result fits the int of ->io(); larger
+ * calls are several ops. */
+#define RINGO_FILE_SPLIT (1u << 20)
+#ifndef RINGO_FILE_CHUNK
+#define RINGO_FILE_CHUNK (1u << 20)
+#endif
+#ifndef RINGO_FILE_DEPTH_URING
+#define RINGO_FILE_DEPTH_URING 4
+#endif
+#ifndef RINGO_FILE_DEPTH_OFFLOAD
+#define RINGO_FILE_DEPTH_OFFLOAD 4
+#endif
+#define RINGO_FILE_MAX_OP (1u << 30)
 
 struct ringo_op {
     /* request, filled by the caller */
@@ -46,6 +80,12 @@ struct ringo_op {
     int64_t deadline;
     /* 1: one plain single-shot op, never through a multishot recv queue */
     uint8_t single;
+    union {                  /* file ops */
+        int64_t offset;      /* PREAD/PWRITE: -1 = the file position */
+        unsigned mode;       /* OPENAT */
+        struct statx *statx; /* STATX: the result */
+        const char *path2;   /* RENAMEAT: the new name */
+    };
 
     /* backend state */
     struct ringo_coro *coro;
@@ -101,6 +141,11 @@ int ringo__backend_select(struct ringo_worker *w, const struct ringo_config *cfg
  * kernel-filled buffer is at hand. */
 int ringo__borrow_single(struct ringo_worker *w, struct bufpool *pool, struct ringo_op *op,
                          int (*io)(struct ringo_worker *, struct ringo_op *));
+
+/* epoll's way to run a file op (any RINGO_OP_OPENAT..RENAMEAT): on the
+ * offload pool, a large PREAD/PWRITE as chunks on several pool threads.
+ * Returns the result as ->io() does. */
+int ringo__file_offload(struct ringo_worker *w, struct ringo_op *op);
 
 /* The I/O entry point for src/net: runs op on the calling coroutine's
  * worker. Returns RINGO_ENOTINCORO outside a coroutine. */

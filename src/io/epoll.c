@@ -242,6 +242,9 @@ static int ep_io(struct ringo_worker *w, struct ringo_op *op)
 {
     struct ep *e = w->be_state;
     struct ringo_coro *c = w->current;
+    /* files never enter the epoll set: they run on the offload pool */
+    if (ringo__op_is_file(op->opcode))
+        return ringo__file_offload(w, op);
     if (op->opcode == RINGO_OP_CLOSE)
         return ep_close(w, e, op->fd);
     if (op->opcode == RINGO_OP_BORROW)

@@ -4,6 +4,7 @@
  * and makes the coroutine runnable. SQEs queue up during a scheduler
  * round and go to the kernel in the one io_uring_enter of ring_poll. */
 #include <errno.h>
+#include <fcntl.h>
 #include <liburing.h>
 #include <poll.h>
 #include <stdio.h>
@@ -277,7 +278,9 @@ static void reap(struct ringo_worker *w, struct uring *u)
 static void prep(struct uring *u, struct io_uring_sqe *sqe, struct ringo_op *op)
 {
     unsigned len = op->len > 0x7fffffffu ? 0x7fffffffu : (unsigned)op->len;
-    uint8_t fl = (size_t)op->fd < u->nfd ? u->fdflags[op->fd] : 0;
+    /* per-fd hints are for sockets; a file op's fd may be a dirfd or a
+     * number a socket had before */
+    uint8_t fl = (size_t)op->fd < u->nfd && !ringo__op_is_file(op->opcode) ? u->fdflags[op->fd] : 0;
     switch ((enum ringo_opcode)op->opcode) {
     case RINGO_OP_READ:
         /* IORING_RECVSEND_POLL_FIRST after a short read (skip the try
@@ -330,6 +333,28 @@ static void prep(struct uring *u, struct io_uring_sqe *sqe, struct ringo_op *op)
     case RINGO_OP_BORROW: /* served by uring_recv.c, never an SQE of its own */
         io_uring_prep_nop(sqe);
         break;
+    case RINGO_OP_OPENAT:
+        io_uring_prep_openat(sqe, op->fd, op->buf, op->flags, op->mode);
+        break;
+    case RINGO_OP_PREAD:
+        /* offset -1: the file position, as read(2) (IORING_FEAT_RW_CUR_POS) */
+        io_uring_prep_read(sqe, op->fd, op->buf, len, (__u64)op->offset);
+        break;
+    case RINGO_OP_PWRITE:
+        io_uring_prep_write(sqe, op->fd, op->buf, len, (__u64)op->offset);
+        break;
+    case RINGO_OP_FSYNC:
+        io_uring_prep_fsync(sqe, op->fd, op->flags ? IORING_FSYNC_DATASYNC : 0);
+        break;
+    case RINGO_OP_STATX:
+        io_uring_prep_statx(sqe, op->fd, op->buf, op->flags, (unsigned)op->len, op->statx);
+        break;
+    case RINGO_OP_UNLINKAT:
+        io_uring_prep_unlinkat(sqe, op->fd, op->buf, op->flags);
+        break;
+    case RINGO_OP_RENAMEAT:
+        io_uring_prep_renameat(sqe, op->fd, op->buf, op->fd, op->path2, 0);
+        break;
     }
     if ((fl & FD_FIXED) && op->opcode != RINGO_OP_CLOSE && op->opcode != RINGO_OP_BORROW)
         sqe->flags |= IOSQE_FIXED_FILE;
@@ -353,6 +378,9 @@ static void ring_interrupt(struct ringo_coro *c, int reason)
     STAT_INC(w, sqes);
 }
 
+static void arm_op(struct ringo_worker *w, struct uring *u, struct ringo_op *op,
+                   struct io_uring_sqe *sqe, int timed);
+
 static int submit_and_park(struct ringo_worker *w, struct uring *u, struct ringo_op *op)
 {
     struct ringo_coro *c = w->current;
@@ -374,7 +402,7 @@ static int submit_and_park(struct ringo_worker *w, struct uring *u, struct ringo
         STAT_ADD(w, sqes, 2);
         u->fdflags[op->fd] &= (uint8_t)~FD_FIXED;
     } else if ((unsigned)op->fd < u->nfixed && (size_t)op->fd < u->nfd &&
-               op->opcode != RINGO_OP_CLOSE &&
+               op->opcode != RINGO_OP_CLOSE && !ringo__op_is_file(op->opcode) &&
                (u->fdflags[op->fd] & (FD_STREAM | FD_FIXED)) == FD_STREAM) {
         ringo__uring_fix(w, u, op->fd);
     }
@@ -389,7 +417,25 @@ static int submit_and_park(struct ringo_worker *w, struct uring *u, struct ringo
         STAT_INC(w, sqes);
         sqe = io_uring_get_sqe(&u->ring);
     }
-    op->coro = c;
+    arm_op(w, u, op, sqe, timed);
+    if (op->opcode == RINGO_OP_CLOSE) {
+        /* a close cannot be taken back: wait it out */
+        c->uninterruptible = true;
+        ringo__park(RINGO_FOREVER, NULL, NULL);
+        c->uninterruptible = false;
+    } else {
+        ringo__park(RINGO_FOREVER, ring_interrupt, op);
+    }
+    return op->res;
+}
+
+/* Fill sqe for op, owned by the running coroutine, and with timed the
+ * linked timeout of its deadline in the SQE after it (the caller got
+ * room for both). */
+static void arm_op(struct ringo_worker *w, struct uring *u, struct ringo_op *op,
+                   struct io_uring_sqe *sqe, int timed)
+{
+    op->coro = w->current;
     op->res = 0;
     op->timed_out = 0;
     op->cancel_sent = 0;
@@ -414,15 +460,6 @@ static int submit_and_park(struct ringo_worker *w, struct uring *u, struct ringo
         op->pending++;
         STAT_INC(w, sqes);
     }
-    if (op->opcode == RINGO_OP_CLOSE) {
-        /* a close cannot be taken back: wait it out */
-        c->uninterruptible = true;
-        ringo__park(RINGO_FOREVER, NULL, NULL);
-        c->uninterruptible = false;
-    } else {
-        ringo__park(RINGO_FOREVER, ring_interrupt, op);
-    }
-    return op->res;
 }
 
 /* Keep the per-fd hints current after a successful op. */
@@ -587,6 +624,147 @@ static void listener_forget(struct uring *u, int fd)
     u->listeners[fd] = NULL;
 }
 
+/* ---- files: a large read or write as chunks kept in flight ---- */
+
+/* One chunk's op record, on the caller's stack with the others. */
+struct fslot {
+    struct ringo_op op;
+    size_t idx; /* chunk number */
+    uint8_t busy;
+};
+
+struct fgroup {
+    struct fslot slot[RINGO_FILE_DEPTH_URING];
+    int stopped;   /* no new chunks go out */
+    int cancelled; /* the chunks in flight were asked back */
+    int reason;    /* why, when it was a cancel or the deadline */
+};
+
+/* Stop the group: ask the kernel to give back every chunk in flight. The
+ * coroutine keeps waiting for their CQEs, as for a single op. */
+static void group_cancel(struct ringo_worker *w, struct uring *u, struct fgroup *g, int reason)
+{
+    g->stopped = 1;
+    g->cancelled = 1;
+    if (!g->reason)
+        g->reason = reason;
+    for (int i = 0; i < RINGO_FILE_DEPTH_URING; i++) {
+        struct ringo_op *op = &g->slot[i].op;
+        if (!g->slot[i].busy || op->pending == 0 || op->cancel_sent)
+            continue;
+        op->cancel_sent = 1;
+        struct io_uring_sqe *sqe = get_sqe(w, u, 1);
+        io_uring_prep_cancel(sqe, op, 0);
+        io_uring_sqe_set_data(sqe, NULL);
+        STAT_INC(w, sqes);
+    }
+}
+
+/* Deadlines ride on each chunk's linked timeout, so this is a cancel. */
+static void group_interrupt(struct ringo_coro *c, int reason)
+{
+    group_cancel(c->w, c->w->be_state, c->interrupt_arg, reason);
+}
+
+/* O_APPEND makes the kernel ignore the offset of each chunk, so chunks in
+ * flight together could land out of order. */
+static int appending(struct ringo_worker *w, int fd)
+{
+    STAT_INC(w, syscalls);
+    int fl = fcntl(fd, F_GETFL);
+    return fl >= 0 && (fl & O_APPEND);
+}
+
+/* PREAD/PWRITE of more than RINGO_FILE_SPLIT bytes: chunks of
+ * RINGO_FILE_CHUNK, a window of RINGO_FILE_DEPTH_URING in flight (one at
+ * a time at the file position or on an O_APPEND fd), refilled as they
+ * complete. Returns the bytes up to the first short or failed chunk, or
+ * that chunk's error when it is the first. Never returns while a chunk
+ * is in the kernel's hands. */
+static int file_chunked(struct ringo_worker *w, struct uring *u, struct ringo_op *op)
+{
+    struct ringo_coro *c = w->current;
+    if (c->cancelled)
+        return -ECANCELED;
+    const size_t n = (op->len + RINGO_FILE_CHUNK - 1) / RINGO_FILE_CHUNK;
+    int depth = RINGO_FILE_DEPTH_URING;
+    if (op->offset < 0 || (op->opcode == RINGO_OP_PWRITE && appending(w, op->fd)))
+        depth = 1;
+    const int timed = op->deadline != RINGO_FOREVER;
+    struct fgroup g;
+    memset(&g, 0, sizeof(g));
+    size_t next = 0, bad = n; /* next chunk to issue; first short/failed chunk */
+    int bad_res = 0, inflight = 0;
+    for (;;) {
+        while (!g.stopped && next < bad && next < n && inflight < depth) {
+            if (c->cancelled) {
+                group_cancel(w, u, &g, -ECANCELED);
+                break;
+            }
+            if (timed && op->deadline <= ringo_now()) {
+                g.stopped = 1;
+                g.reason = -ETIMEDOUT;
+                break;
+            }
+            struct fslot *s = &g.slot[0];
+            while (s->busy)
+                s++;
+            s->op = *op;
+            size_t off = next * RINGO_FILE_CHUNK;
+            s->op.buf = (char *)op->buf + off;
+            s->op.len = op->len - off < RINGO_FILE_CHUNK ? op->len - off : RINGO_FILE_CHUNK;
+            s->op.offset = op->offset < 0 ? -1 : op->offset + (int64_t)off;
+            s->idx = next++;
+            s->busy = 1;
+            inflight++;
+            /* get_sqe may reap: a chunk can complete right here, and is
+             * harvested below before the coroutine parks */
+            arm_op(w, u, &s->op, get_sqe(w, u, 1u + (unsigned)timed), timed);
+        }
+        int progress = 0;
+        for (int i = 0; i < RINGO_FILE_DEPTH_URING; i++) {
+            struct fslot *s = &g.slot[i];
+            if (!s->busy || s->op.pending)
+                continue;
+            s->busy = 0;
+            inflight--;
+            progress = 1;
+            int res = s->op.res;
+            if (res == -ECANCELED || res == -EINTR)
+                res = s->op.timed_out ? -ETIMEDOUT : -ECANCELED;
+            if (res != (int)s->op.len && s->idx < bad) {
+                bad = s->idx;
+                bad_res = res;
+            }
+        }
+        if (progress)
+            continue;
+        if (inflight == 0)
+            break;
+        /* a cancel that came while we were runnable did not interrupt us;
+         * sending it may reap, so harvest again before parking */
+        if (c->cancelled && !g.cancelled) {
+            group_cancel(w, u, &g, -ECANCELED);
+            continue;
+        }
+        ringo__park(RINGO_FOREVER, group_interrupt, &g);
+    }
+    if (next < bad && next < n) { /* stopped early: the rest never went */
+        bad = next;
+        bad_res = g.reason;
+    }
+    if (bad == n)
+        return (int)op->len;
+    size_t done = bad * RINGO_FILE_CHUNK + (bad_res > 0 ? (size_t)bad_res : 0);
+    if (done > 0)
+        return (int)done;
+    if (bad_res == -ETIMEDOUT)
+        STAT_INC(w, timeouts);
+    else if (bad_res == -ECANCELED)
+        STAT_INC(w, cancels);
+    return bad_res;
+}
+
 static int ring_io(struct ringo_worker *w, struct ringo_op *op)
 {
     struct uring *u = w->be_state;
@@ -607,6 +785,11 @@ static int ring_io(struct ringo_worker *w, struct ringo_op *op)
     case RINGO_OP_CLOSE:
         listener_forget(u, op->fd);
         ringo__urecv_forget(u, op->fd);
+        break;
+    case RINGO_OP_PREAD:
+    case RINGO_OP_PWRITE:
+        if (op->len > RINGO_FILE_SPLIT)
+            return file_chunked(w, u, op);
         break;
     default:
         break;
@@ -645,7 +828,7 @@ int ringo__uring_single(struct ringo_worker *w, struct ringo_op *op)
         int dontwait = (op->opcode == RINGO_OP_RECV || op->opcode == RINGO_OP_SEND) &&
                        (op->flags & MSG_DONTWAIT);
         if (res == -EAGAIN && !dontwait && op->opcode != RINGO_OP_POLL &&
-            op->opcode != RINGO_OP_CLOSE) {
+            op->opcode != RINGO_OP_CLOSE && !ringo__op_is_file(op->opcode)) {
             /* An O_NONBLOCK fd from outside ringo: io_uring honours the
              * flag and will not wait, so wait for readiness and retry. */
             int out = op->opcode == RINGO_OP_WRITE || op->opcode == RINGO_OP_SEND ||
@@ -804,9 +987,24 @@ int ringo__uring_env_disabled(const char *name)
 }
 
 static const int required_ops[] = {
-    IORING_OP_READ,  IORING_OP_WRITE,    IORING_OP_RECV,         IORING_OP_SEND,
-    IORING_OP_READV, IORING_OP_WRITEV,   IORING_OP_ACCEPT,       IORING_OP_CONNECT,
-    IORING_OP_CLOSE, IORING_OP_POLL_ADD, IORING_OP_ASYNC_CANCEL, IORING_OP_LINK_TIMEOUT,
+    IORING_OP_READ,
+    IORING_OP_WRITE,
+    IORING_OP_RECV,
+    IORING_OP_SEND,
+    IORING_OP_READV,
+    IORING_OP_WRITEV,
+    IORING_OP_ACCEPT,
+    IORING_OP_CONNECT,
+    IORING_OP_CLOSE,
+    IORING_OP_POLL_ADD,
+    IORING_OP_ASYNC_CANCEL,
+    IORING_OP_LINK_TIMEOUT,
+    /* ringo/file.h; all there by Linux 5.11, which EXT_ARG needs anyway */
+    IORING_OP_OPENAT,
+    IORING_OP_FSYNC,
+    IORING_OP_STATX,
+    IORING_OP_UNLINKAT,
+    IORING_OP_RENAMEAT,
 };
 
 static const char *op_name(int op)
@@ -824,6 +1022,11 @@ static const char *op_name(int op)
         [IORING_OP_POLL_ADD] = "poll_add",
         [IORING_OP_ASYNC_CANCEL] = "async_cancel",
         [IORING_OP_LINK_TIMEOUT] = "link_timeout",
+        [IORING_OP_OPENAT] = "openat",
+        [IORING_OP_FSYNC] = "fsync",
+        [IORING_OP_STATX] = "statx",
+        [IORING_OP_UNLINKAT] = "unlinkat",
+        [IORING_OP_RENAMEAT] = "renameat",
     };
     return names[op];
 }

@@ -16,9 +16,9 @@ enum offload_state { OFFLOAD_QUEUED, OFFLOAD_RUNNING, OFFLOAD_DONE };
 struct ringo__offload_job {
     void (*fn)(void *arg);
     void *arg;
-    /* Only for may_abandon calls: the pool thread calls this after fn
-     * when the caller has left (deadline or cancel while fn ran); it owns
-     * the job from then on (free it). */
+    /* Only for may_abandon calls: takes over a job the caller gave up on
+     * (see ringo__offload_run); it owns the job from then on (free it).
+     * Runs on the pool thread or the caller's, never under a lock. */
     void (*abandoned)(struct ringo__offload_job *job);
     /* pool-owned */
     struct list_node link;
@@ -27,12 +27,21 @@ struct ringo__offload_job {
     bool caller_left;
 };
 
-/* Queue job and park until fn has run. Returns 0 when it ran, or
- * -ETIMEDOUT/-ECANCELED if it was still queued at the deadline / cancel
- * (it never runs), RINGO_ESTOPPED, -EAGAIN (no thread could be started),
- * RINGO_ENOTINCORO. A started fn is waited for, unless may_abandon: then
- * the call returns the interrupt's result at once and the pool thread
- * hands the job to job->abandoned when fn returns. */
+/* Queue job (fn, arg and, with may_abandon, abandoned filled in; the
+ * rest is the pool's) and park until fn has run. Returns 0 once fn has
+ * returned (its results are visible to the caller), or -ETIMEDOUT /
+ * -ECANCELED if it was still queued at the deadline / cancel (it never
+ * runs), RINGO_ESTOPPED, -EAGAIN (no thread could be started), -ENOMEM
+ * (no pool), -EINVAL (no fn, or may_abandon without abandoned; the job
+ * is untouched), RINGO_ENOTINCORO.
+ * Without may_abandon a started fn is waited for, deaf to deadline and
+ * cancel, and the job is the caller's again whatever the return.
+ * With may_abandon a deadline or cancel returns at once, and on every
+ * return but 0 and -EINVAL the job belongs to job->abandoned: called
+ * before the return when fn never started, or by the pool thread after
+ * fn returns when the caller left while it ran. So the job, and whatever
+ * fn writes to, must live on the heap, and the caller must not touch it
+ * after such a return. */
 int ringo__offload_run(struct ringo__offload_job *job, int64_t deadline, bool may_abandon);
 
 /* Stop and join the pool threads (ringo_main's teardown). Jobs still

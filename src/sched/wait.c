@@ -49,8 +49,19 @@ int ringo__wait(struct ringo__wait *wt, int64_t deadline)
             return wt->res;
         }
     }
-    while (!c->wait_woken)
-        ringo__park(deadline, wait_interrupt, wt);
+    while (!c->wait_woken) {
+        if (ringo__park(deadline, wait_interrupt, wt) == -ENOMEM) {
+            /* the timer heap could not grow: give up if nobody has claimed
+             * us yet, else the owed wake needs no timer */
+            int expect = 0;
+            if (atomic_compare_exchange_strong(&wt->claimed, &expect, 1)) {
+                wt->fired = -1;
+                wt->res = -ENOMEM;
+                return wt->res;
+            }
+            deadline = RINGO_FOREVER;
+        }
+    }
     return wt->res;
 }
 
