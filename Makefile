@@ -2,8 +2,10 @@
 #   make            library, tools, examples, tests, baselines
 #   make test       build and run the test suite on both backends
 #   make demo       echo server + load generator on each backend, side by side
-#   make bench      full echo benchmark against baselines and Go, then the io_uring
-#                   fast-path matrix (tables in bench/out/, summarised in bench/RESULTS.md)
+#   make bench      full echo benchmark against baselines and Go, the io_uring
+#                   fast-path matrix, the concurrency micro-benchmarks against Go,
+#                   timers at scale, file reads against dd (tables in bench/out/,
+#                   summarised in bench/RESULTS.md)
 #   make install    PREFIX=/usr/local: libringo.a, libringo.so, headers, ringo.pc
 #   make SAN=asan   (asan = ASan+UBSan, ubsan, tsan) builds into build-$(SAN)/
 #   make format / make format-check
@@ -111,6 +113,11 @@ bench: deps deps-bench
 	@python3 bench/echo.py --build $(BUILD) --perf-runs extra
 	@python3 bench/matrix.py --build $(BUILD)
 	@taskset -c 0 $(BUILD)/bench/ctxswitch
+	@$(MAKE) --no-print-directory $(BUILD)/bench/go-conc
+	@python3 bench/conc.py --build $(BUILD)
+	@taskset -c 0 $(BUILD)/bench/schedscale
+	@taskset -c 0,1 $(BUILD)/bench/schedscale spread
+	@python3 bench/fileread.py --build $(BUILD)
 
 install: lib
 	install -d $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/include/ringo

@@ -31,8 +31,11 @@ extern "C" {
 int ringo_open(const char *path, int flags, mode_t mode, int64_t deadline);
 
 /* pread(2)/pwrite(2) at offset (offset -1: at the file position, which
- * then advances, like read/write). Returns bytes moved (a short count only
- * at end of file / on a full disk), -errno, -ETIMEDOUT, -ECANCELED.
+ * then advances, like read/write). Returns bytes moved: a short count at
+ * end of file, on a full disk, or when a deadline or cancel stopped a split
+ * request after some chunks completed (the next call then fails); test for
+ * end of file with 0. Else -errno, -ETIMEDOUT, -ECANCELED. On io_uring a
+ * pipe or socket fd ignores the offset and reads the stream (no -ESPIPE).
  * Requests larger than 1 MiB are split into chunks kept several in flight
  * at once (io_uring) or on several pool threads (epoll); the result then
  * counts the bytes up to the first short or failed chunk (whose error is

@@ -84,7 +84,12 @@ int ringo_tcp_connect(const ringo_addr *addr, int64_t deadline);
  * host), RINGO_ERESOLVE (resolver failure), -EAGAIN (temporary resolver
  * failure), the last connect error (-ECONNREFUSED, ...), -ETIMEDOUT,
  * -ECANCELED, RINGO_ENOTINCORO. A resolution still running at the
- * deadline is abandoned to its pool thread (which frees it). */
+ * deadline is abandoned to its pool thread (which frees it).
+ * -EINVAL also for an empty host, "*", an IPv6 address without brackets,
+ * stray brackets, a numeric port above 65535 (checked first, even outside
+ * a coroutine); -ENOMEM; RINGO_ESTOPPED; an unknown service name gives
+ * RINGO_ERESOLVE; EAI_SYSTEM gives the pool thread's -errno. Numeric hosts
+ * skip the resolver. */
 int ringo_dial(const char *hostport, int64_t deadline);
 
 /* Read up to len bytes. Returns bytes read (> 0), 0 at end of stream, or

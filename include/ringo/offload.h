@@ -25,7 +25,9 @@ extern "C" {
  * deadline: a blocking function cannot be interrupted safely, and fn may
  * use arg (often on the caller's stack) until it returns. Results travel
  * in *arg. fn runs on a plain thread: it must not call ringo's blocking
- * functions. */
+ * functions. -EINVAL for a NULL fn; -ENOMEM if the pool could not be
+ * allocated. RINGO_NOWAIT times out unless a thread takes the call at
+ * once. ringo_main waits for every running fn before it returns. */
 int ringo_offload(void (*fn)(void *arg), void *arg, int64_t deadline);
 
 #ifdef __cplusplus
