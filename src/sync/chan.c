@@ -168,15 +168,6 @@ static void finish_recv(ringo_chan *ch, struct ringo__waiter *w, void *elem)
     ringo__waiter_wake(w, 0);
 }
 
-/* A plain send's or receive's wait and its one waiter, on one cache line
- * (24 + 40 bytes): a waker on another worker reads and writes both, and
- * each line it must pull over costs ~230 ns on the 2-vCPU test VM
- * (cross-worker ping-pong measured 1.29-1.36 -> 1.16-1.20 us/message). */
-struct plain_wait {
-    struct ringo__wait wt;
-    struct ringo__waiter me;
-} __attribute__((aligned(64)));
-
 /* ---- entry checks ---- */
 
 /* 0, or the error with which a call must fail before touching the
@@ -254,24 +245,8 @@ int ringo_chan_send(ringo_chan *ch, const void *elem, int64_t deadline)
         ringo__spin_unlock(&ch->lock);
         return -ETIMEDOUT;
     }
-    struct plain_wait pw;
-    struct ringo__wait *wt = &pw.wt;
-    struct ringo__waiter *me = &pw.me;
-    ringo__wait_init(wt);
-    ringo__waiter_init(me, wt, 0, (void *)elem);
-    list_push_back(&ch->sendq, &me->link);
-    ringo__spin_unlock(&ch->lock);
-
-    r = ringo__wait(wt, deadline);
-    if (wt->fired < 0) {
-        /* Interrupted: nobody claimed us, so the element was not taken,
-         * but a claimer that lost may already have unlinked us. */
-        ringo__spin_lock(&ch->lock);
-        if (ringo__waiter_queued(me))
-            list_remove(&me->link);
-        ringo__spin_unlock(&ch->lock);
-    }
-    return r;
+    /* the element is read by the receiver that claims us */
+    return ringo__wait_on(&ch->lock, &ch->sendq, (void *)elem, deadline);
 }
 
 int ringo_chan_recv(ringo_chan *ch, void *elem, int64_t deadline)
@@ -295,22 +270,7 @@ int ringo_chan_recv(ringo_chan *ch, void *elem, int64_t deadline)
         ringo__spin_unlock(&ch->lock);
         return -ETIMEDOUT;
     }
-    struct plain_wait pw;
-    struct ringo__wait *wt = &pw.wt;
-    struct ringo__waiter *me = &pw.me;
-    ringo__wait_init(wt);
-    ringo__waiter_init(me, wt, 0, elem);
-    list_push_back(&ch->recvq, &me->link);
-    ringo__spin_unlock(&ch->lock);
-
-    r = ringo__wait(wt, deadline);
-    if (wt->fired < 0) {
-        ringo__spin_lock(&ch->lock);
-        if (ringo__waiter_queued(me))
-            list_remove(&me->link);
-        ringo__spin_unlock(&ch->lock);
-    }
-    return r;
+    return ringo__wait_on(&ch->lock, &ch->recvq, elem, deadline);
 }
 
 /* Claim every live waiter of q onto `out` (dead select cases are dropped

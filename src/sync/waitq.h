@@ -101,22 +101,7 @@ static inline void ringo__waitq_wake_list(struct list_node *list, int res)
  * the deadline passed meanwhile. */
 static inline int ringo__waitq_park(struct ringo__waitq *q, int64_t deadline)
 {
-    struct ringo__wait wt;
-    struct ringo__waiter w;
-    ringo__wait_init(&wt);
-    ringo__waiter_init(&w, &wt, 0, NULL);
-    list_push_back(&q->head, &w.link);
-    ringo__waitq_unlock(q);
-    int r = ringo__wait(&wt, deadline);
-    if (wt.fired >= 0)
-        return r;
-    /* Interrupted. A waker may still be walking q: leave it under q's
-     * lock, and only then let the frame go. */
-    ringo__spin_lock(&q->lock);
-    if (ringo__waiter_queued(&w))
-        list_remove(&w.link);
-    ringo__waitq_unlock(q);
-    return r;
+    return ringo__wait_on(&q->lock, &q->head, NULL, deadline);
 }
 
 /* Like ringo__waitq_park without deadline, deaf to cancellation: for a
