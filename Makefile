@@ -1,7 +1,7 @@
 # ringo - GNU Makefile (Linux only).
 #   make            library, tools, examples, tests, baselines
 #   make test       build and run the test suite on both backends
-#   make demo       echo server + load generator on each backend, side by side
+#   make demo       ringo-httpd + load generator on each backend, side by side
 #   make bench      full echo benchmark against baselines and Go, the io_uring
 #                   fast-path matrix, the concurrency micro-benchmarks against Go,
 #                   timers at scale, file reads against dd (tables in bench/out/,
@@ -35,20 +35,21 @@ CFLAGS += -fsanitize=thread
 LDFLAGS += -fsanitize=thread
 endif
 
-LIB_C := $(sort $(wildcard src/base/*.c src/sched/*.c src/io/*.c src/net/*.c src/sync/*.c))
+LIB_C := $(sort $(wildcard src/base/*.c src/sched/*.c src/io/*.c src/net/*.c src/sync/*.c src/http/*.c))
 LIB_S := src/sched/switch_$(ARCH).S
 LIB_OBJ := $(LIB_C:%.c=$(BUILD)/%.o) $(LIB_S:%.S=$(BUILD)/%.o)
 
-TOOLS := $(BUILD)/ringo-echo $(BUILD)/ringo-bench
-TEST_C := $(sort $(wildcard tests/test_*.c)) tests/t_main.c
+TOOLS := $(BUILD)/ringo-echo $(BUILD)/ringo-bench $(BUILD)/ringo-httpd
+TEST_C := $(sort $(wildcard tests/test_*.c)) tests/t_main.c tests/http_client.c
 TEST_OBJ := $(TEST_C:%.c=$(BUILD)/%.o)
 EXAMPLES := $(patsubst examples/%.c,$(BUILD)/examples/%,$(wildcard examples/*.c))
 # bench/*.c: micro-benchmarks built on ringo (ctxswitch, chan, sync, file...)
 BENCH_PROGS := $(patsubst bench/%.c,$(BUILD)/bench/%,$(wildcard bench/*.c))
 BASELINES := $(BUILD)/bench/baseline-epoll-echo $(BUILD)/bench/baseline-uring-echo \
+             $(BUILD)/bench/baseline-epoll-http $(BUILD)/bench/baseline-uring-http \
              $(BENCH_PROGS)
 
-.PHONY: all lib tools tests examples baselines test demo bench install deps \
+.PHONY: all lib tools tests examples baselines test demo bench install deps fuzz \
         deps-bench format format-check clean
 all: lib tools tests examples baselines
 
@@ -75,6 +76,8 @@ $(BUILD)/ringo-echo: $(patsubst %.c,$(BUILD)/%.o,$(wildcard tools/echo/*.c)) $(B
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 $(BUILD)/ringo-bench: $(patsubst %.c,$(BUILD)/%.o,$(wildcard tools/bench/*.c)) $(BUILD)/libringo.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lm
+$(BUILD)/ringo-httpd: $(patsubst %.c,$(BUILD)/%.o,$(wildcard tools/httpd/*.c)) $(BUILD)/libringo.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 $(BUILD)/ringo-tests: $(TEST_OBJ) $(BUILD)/libringo.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lm
 $(BUILD)/examples/%: $(BUILD)/examples/%.o $(BUILD)/libringo.a
@@ -85,6 +88,10 @@ $(BUILD)/bench/baseline-epoll-echo: $(BUILD)/bench/baseline/epoll_echo.o
 	$(CC) $(LDFLAGS) -o $@ $^
 $(BUILD)/bench/baseline-uring-echo: $(BUILD)/bench/baseline/uring_echo.o
 	$(CC) $(LDFLAGS) -o $@ $^ -luring
+$(BUILD)/bench/baseline-epoll-http: $(BUILD)/bench/baseline/epoll_http.o
+	$(CC) $(LDFLAGS) -o $@ $^
+$(BUILD)/bench/baseline-uring-http: $(BUILD)/bench/baseline/uring_http.o
+	$(CC) $(LDFLAGS) -o $@ $^ -luring
 $(BENCH_PROGS): $(BUILD)/bench/%: $(BUILD)/bench/%.o $(BUILD)/libringo.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lm
 $(BUILD)/bench/go-echo: bench/baseline/go_echo/main.go
@@ -94,6 +101,28 @@ $(BUILD)/bench/go-echo: bench/baseline/go_echo/main.go
 $(BUILD)/bench/go-conc: $(wildcard bench/go_conc/*.go)
 	@mkdir -p $(@D)
 	cd bench/go_conc && GO111MODULE=off GOCACHE=$${GOCACHE:-/tmp/ringo-gocache} go build -o $(CURDIR)/$@ .
+
+# HTTP peers: Go net/http and fasthttp (Debian's package, GOPATH mode)
+$(BUILD)/bench/go-http: bench/baseline/go_http/main.go
+	@mkdir -p $(@D)
+	cd bench/baseline/go_http && GO111MODULE=off GOCACHE=$${GOCACHE:-/tmp/ringo-gocache} go build -o $(CURDIR)/$@ main.go
+$(BUILD)/bench/go-fasthttp: bench/baseline/go_fasthttp/main.go
+	@mkdir -p $(@D)
+	cd bench/baseline/go_fasthttp && GO111MODULE=off GOPATH=/usr/share/gocode GOCACHE=$${GOCACHE:-/tmp/ringo-gocache} go build -o $(CURDIR)/$@ main.go
+
+# libFuzzer target for the HTTP parser (clang): make fuzz FUZZ_SECONDS=N
+FUZZ_SECONDS ?= 60
+FUZZ_BUILD := build-fuzz
+$(FUZZ_BUILD)/http-parse-fuzz: fuzz/http_parse.c $(wildcard src/http/parse*.c) src/http/parse.h
+	@mkdir -p $(@D)
+	clang -std=c11 -D_GNU_SOURCE -O1 -g -Iinclude -Isrc -fsanitize=fuzzer,address,undefined \
+	    -fno-sanitize-recover=undefined -o $@ fuzz/http_parse.c $(wildcard src/http/parse*.c)
+fuzz: deps
+	@sh scripts/deps.sh fuzz
+	@$(MAKE) --no-print-directory $(FUZZ_BUILD)/http-parse-fuzz
+	@mkdir -p $(FUZZ_BUILD)/corpus
+	$(FUZZ_BUILD)/http-parse-fuzz -max_total_time=$(FUZZ_SECONDS) -max_len=4096 \
+	    -dict=fuzz/http.dict $(FUZZ_BUILD)/corpus fuzz/seeds
 
 deps:
 	@sh scripts/deps.sh build
@@ -135,6 +164,6 @@ format-check:
 	@clang-format --dry-run --Werror $(FORMAT_FILES) && echo "format: ok"
 
 clean:
-	rm -rf build build-asan build-ubsan build-tsan
+	rm -rf build build-asan build-ubsan build-tsan build-fuzz
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

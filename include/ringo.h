@@ -9,6 +9,7 @@
  *   ringo/sync.h     mutex, condition variable, wait group, once, semaphore
  *   ringo/offload.h  run blocking code on a thread pool
  *   ringo/file.h     file I/O (io_uring, or the offload pool on epoll)
+ *   ringo/http.h     HTTP/1.1 server, router, static files, metrics
  */
 #ifndef RINGO_H
 #define RINGO_H
@@ -26,5 +27,6 @@
 #include "ringo/sync.h"
 #include "ringo/offload.h"
 #include "ringo/file.h"
+#include "ringo/http.h"
 
 #endif

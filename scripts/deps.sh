@@ -22,7 +22,19 @@ check gcc gcc
 check make make
 check liburing-dev /usr/include/liburing.h
 check python3 python3
+if [ "$what" = fuzz ]; then
+    check clang clang
+    check libclang-rt-14-dev /usr/lib/llvm-14/lib/clang/14.0.6/lib/linux/libclang_rt.fuzzer-x86_64.a
+fi
+if [ "$what" = build ] || [ "$what" = bench ]; then
+    check curl curl
+    check nodejs node
+fi
 if [ "$what" = bench ]; then
+    check wrk wrk
+    check nginx-light nginx
+    check h2o h2o
+    check golang-github-valyala-fasthttp-dev /usr/share/gocode/src/github.com/valyala/fasthttp
     check golang-go go
     check linux-perf perf
     check util-linux taskset

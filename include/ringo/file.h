@@ -1,7 +1,7 @@
 /* ringo/file.h - file I/O that does not block the worker.
  *
- * On io_uring these are ring operations (OPENAT, READ, WRITE, FSYNC,
- * STATX, UNLINKAT, RENAMEAT); on epoll, where a regular file never reports
+ * On io_uring these are ring operations (OPENAT, OPENAT2, READ, WRITE,
+ * FSYNC, STATX, UNLINKAT, RENAMEAT); on epoll, where a regular file never reports
  * "not ready", they run on the offload pool (ringo/offload.h). The
  * deadline bounds the wait: on io_uring the kernel request is cancelled
  * and the call returns -ETIMEDOUT once the kernel has let go of the
@@ -59,6 +59,39 @@ int ringo_unlink(const char *path, int flags, int64_t deadline);
 
 /* rename(2). Returns 0 or -errno. */
 int ringo_rename(const char *from, const char *to, int64_t deadline);
+
+/* Send len bytes of file_fd from offset to socket sock without copying
+ * them through user space (sendfile(2)); the file position is neither
+ * used nor moved. Parks while the socket buffer is full; the deadline
+ * bounds the whole call. Returns the bytes sent: len, a short count when
+ * the file ends before offset + len (0 at or past its end), or the count
+ * sent before an error or the deadline stopped a call that had sent
+ * some (the next call then reports the error). Else -errno: -EPIPE or
+ * -ECONNRESET (peer gone), -ETIMEDOUT, -ECANCELED, -EBADF, -EINVAL
+ * (offset < 0 or offset + len overflows), RINGO_ENOTINCORO.
+ * On io_uring, sock is switched to O_NONBLOCK on first use (ringo's own
+ * calls on it behave the same; a plain blocking write(2) from outside
+ * would not). Reading a page not in the page cache blocks the worker
+ * while the disk answers, as in nginx without aio threads. Like
+ * ringo_write, a peer that is gone raises SIGPIPE unless it is ignored
+ * (the default, ringo_config.ignore_sigpipe). A file sendfile refuses
+ * (-EINVAL) is sent by pread + send instead. Both fds stay the caller's;
+ * the kernel holds nothing of the caller's when the call returns. */
+ssize_t ringo_sendfile(int sock, int file_fd, int64_t offset, size_t len, int64_t deadline);
+
+/* Open path below directory dirfd and never outside it: openat2(2) with
+ * RESOLVE_BENEATH (an absolute path, a ".." above dirfd, or a symlink
+ * whose target leaves dirfd's tree fails; symlinks that stay inside are
+ * followed) and RESOLVE_NO_MAGICLINKS (no /proc/<pid>/fd style links).
+ * O_CLOEXEC is always added; O_CREAT or O_TMPFILE create with mode 0666
+ * less the umask. dirfd may be an O_PATH fd. Returns the fd, or -errno:
+ * -EXDEV (the path escapes dirfd), -ELOOP (a magic link, or too many
+ * symlinks), -ENOENT, -EACCES, -ENOTDIR, -ENAMETOOLONG, -EAGAIN (the
+ * tree was renamed while the path was resolved: retry), -ENOSYS (no
+ * openat2: Linux < 5.6), -ETIMEDOUT, -ECANCELED, RINGO_ENOTINCORO. path
+ * is read only before the call returns. On io_uring an OPENAT2 op; on
+ * epoll it runs on the offload pool. */
+int ringo_open_beneath(int dirfd, const char *path, int flags, int64_t deadline);
 
 #ifdef __cplusplus
 }

@@ -18,6 +18,7 @@ struct ringo_config;
 struct ringo_buf;
 struct bufpool;
 struct statx;
+struct open_how;
 
 enum ringo_opcode {
     RINGO_OP_READ,    /* read(fd, buf, len) */
@@ -31,6 +32,11 @@ enum ringo_opcode {
     RINGO_OP_CLOSE,   /* cancel this worker's ops on fd, then close it */
     RINGO_OP_POLL,    /* wait for poll events `flags` (POLLIN/POLLOUT) */
     RINGO_OP_BORROW,  /* ringo_recv_borrow: buf is the struct ringo_buf */
+    /* sendfile(fd, in_fd, &offset, len) on a stream socket: a socket op
+     * (readiness, park on POLLOUT), one syscall per attempt on both
+     * backends; the io_uring backend first makes fd O_NONBLOCK (once per
+     * fd) so the syscall never waits in the kernel on the worker. */
+    RINGO_OP_SENDFILE,
     /* Files (ringo/file.h), never through the socket paths (multishot recv,
      * readiness, per-fd hints): epoll runs them on the offload pool. Path
      * ops take the path in buf and the directory fd in fd (AT_FDCWD). */
@@ -41,6 +47,7 @@ enum ringo_opcode {
     RINGO_OP_STATX,    /* statx(fd, buf, flags, len as mask, statx) */
     RINGO_OP_UNLINKAT, /* unlinkat(fd, buf, flags) */
     RINGO_OP_RENAMEAT, /* renameat(fd, buf, fd, path2) */
+    RINGO_OP_OPENAT2,  /* openat2(fd, buf, how, sizeof *how) */
 };
 
 static inline int ringo__op_is_file(int opcode)
@@ -80,12 +87,14 @@ struct ringo_op {
     int64_t deadline;
     /* 1: one plain single-shot op, never through a multishot recv queue */
     uint8_t single;
-    union {                  /* file ops */
-        int64_t offset;      /* PREAD/PWRITE: -1 = the file position */
-        unsigned mode;       /* OPENAT */
-        struct statx *statx; /* STATX: the result */
-        const char *path2;   /* RENAMEAT: the new name */
+    union {                   /* file ops */
+        int64_t offset;       /* PREAD/PWRITE: -1 = the file position */
+        unsigned mode;        /* OPENAT */
+        struct statx *statx;  /* STATX: the result */
+        const char *path2;    /* RENAMEAT: the new name */
+        struct open_how *how; /* OPENAT2 (in the caller's frame) */
     };
+    int in_fd; /* SENDFILE: the file read from (offset: where, advanced) */
 
     /* backend state */
     struct ringo_coro *coro;

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/sendfile.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
@@ -44,7 +45,7 @@ struct ep {
 static int is_write_op(int opcode)
 {
     return opcode == RINGO_OP_WRITE || opcode == RINGO_OP_SEND || opcode == RINGO_OP_WRITEV ||
-           opcode == RINGO_OP_CONNECT;
+           opcode == RINGO_OP_CONNECT || opcode == RINGO_OP_SENDFILE;
 }
 
 static int is_read_op(int opcode)
@@ -115,6 +116,12 @@ static ssize_t attempt(struct ringo_worker *w, struct ringo_op *op)
         if (r < 0 && errno == EINPROGRESS)
             errno = EAGAIN; /* wait for writability, then read SO_ERROR */
         break;
+    case RINGO_OP_SENDFILE: {
+        /* the socket is O_NONBLOCK (epoll's rule): EAGAIN parks on POLLOUT */
+        off_t off = (off_t)op->offset;
+        r = sendfile(op->fd, op->in_fd, &off, op->len);
+        break;
+    }
     default:
         errno = EINVAL;
         r = -1;

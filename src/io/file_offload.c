@@ -9,8 +9,10 @@
  * touched after the call returns. */
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/openat2.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -55,6 +57,9 @@ static void run_job(void *arg)
         break;
     case RINGO_OP_RENAMEAT:
         r = renameat(op->fd, op->buf, op->fd, op->path2);
+        break;
+    case RINGO_OP_OPENAT2: /* no glibc wrapper (2.36) */
+        r = syscall(SYS_openat2, op->fd, op->buf, op->how, sizeof(*op->how));
         break;
     default:
         r = -1;

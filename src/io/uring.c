@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/resource.h>
+#include <sys/sendfile.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -354,6 +355,12 @@ static void prep(struct uring *u, struct io_uring_sqe *sqe, struct ringo_op *op)
         break;
     case RINGO_OP_RENAMEAT:
         io_uring_prep_renameat(sqe, op->fd, op->buf, op->fd, op->path2, 0);
+        break;
+    case RINGO_OP_OPENAT2:
+        io_uring_prep_openat2(sqe, op->fd, op->buf, op->how);
+        break;
+    case RINGO_OP_SENDFILE: /* a syscall of ours (ring_sendfile), never an SQE */
+        io_uring_prep_nop(sqe);
         break;
     }
     if ((fl & FD_FIXED) && op->opcode != RINGO_OP_CLOSE && op->opcode != RINGO_OP_BORROW)
@@ -765,6 +772,62 @@ static int file_chunked(struct ringo_worker *w, struct uring *u, struct ringo_op
     return bad_res;
 }
 
+/* sendfile(2) from the worker: the ring has no sendfile opcode, and
+ * IORING_OP_SPLICE through a pipe was measured slower for small files
+ * (docs/files.md). Ring sockets are blocking (the ring waits for them in
+ * the kernel), and a blocking sendfile would stall every coroutine of the
+ * worker until the peer read, so the socket is made O_NONBLOCK once
+ * (ringo's ring ops on it behave the same either way: send and recv go
+ * with MSG_DONTWAIT and poll internally, a write that says EAGAIN is
+ * retried after a poll) and EAGAIN waits for POLLOUT through the ring,
+ * with the deadline. The flag is remembered per fd until ringo_close or
+ * the number comes back from accept/connect. */
+static int ring_sendfile(struct ringo_worker *w, struct uring *u, struct ringo_op *op)
+{
+    struct ringo_coro *c = w->current;
+    int fd = op->fd;
+    if (fd < 0)
+        return -EBADF;
+    if (fdvec_reserve((void **)&u->fdflags, &u->nfd, 1, fd) < 0)
+        return -ENOMEM;
+    if (!(u->fdflags[fd] & FD_NONBLOCK)) {
+        STAT_ADD(w, syscalls, 2);
+        int fl = fcntl(fd, F_GETFL);
+        if (fl < 0)
+            return -errno;
+        if (!(fl & O_NONBLOCK) && fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)
+            return -errno;
+        u->fdflags[fd] |= FD_NONBLOCK;
+    }
+    STAT_INC(w, ops);
+    for (;;) {
+        if (c->cancelled) {
+            STAT_INC(w, cancels);
+            return -ECANCELED;
+        }
+        off_t off = (off_t)op->offset;
+        STAT_INC(w, syscalls);
+        ssize_t r = sendfile(fd, op->in_fd, &off, op->len);
+        if (r >= 0)
+            return (int)r;
+        if (errno != EAGAIN)
+            return -errno;
+        if (op->deadline != RINGO_FOREVER && op->deadline <= ringo_now()) {
+            STAT_INC(w, timeouts);
+            return -ETIMEDOUT;
+        }
+        struct ringo_op p;
+        memset(&p, 0, sizeof(p));
+        p.opcode = RINGO_OP_POLL;
+        p.fd = fd;
+        p.flags = POLLOUT;
+        p.deadline = op->deadline;
+        int pr = ringo__uring_single(w, &p);
+        if (pr < 0)
+            return pr;
+    }
+}
+
 static int ring_io(struct ringo_worker *w, struct ringo_op *op)
 {
     struct uring *u = w->be_state;
@@ -791,6 +854,8 @@ static int ring_io(struct ringo_worker *w, struct ringo_op *op)
         if (op->len > RINGO_FILE_SPLIT)
             return file_chunked(w, u, op);
         break;
+    case RINGO_OP_SENDFILE:
+        return ring_sendfile(w, u, op);
     default:
         break;
     }
@@ -987,24 +1052,12 @@ int ringo__uring_env_disabled(const char *name)
 }
 
 static const int required_ops[] = {
-    IORING_OP_READ,
-    IORING_OP_WRITE,
-    IORING_OP_RECV,
-    IORING_OP_SEND,
-    IORING_OP_READV,
-    IORING_OP_WRITEV,
-    IORING_OP_ACCEPT,
-    IORING_OP_CONNECT,
-    IORING_OP_CLOSE,
-    IORING_OP_POLL_ADD,
-    IORING_OP_ASYNC_CANCEL,
-    IORING_OP_LINK_TIMEOUT,
+    IORING_OP_READ, IORING_OP_WRITE, IORING_OP_RECV, IORING_OP_SEND, IORING_OP_READV,
+    IORING_OP_WRITEV, IORING_OP_ACCEPT, IORING_OP_CONNECT, IORING_OP_CLOSE, IORING_OP_POLL_ADD,
+    IORING_OP_ASYNC_CANCEL, IORING_OP_LINK_TIMEOUT,
     /* ringo/file.h; all there by Linux 5.11, which EXT_ARG needs anyway */
-    IORING_OP_OPENAT,
-    IORING_OP_FSYNC,
-    IORING_OP_STATX,
-    IORING_OP_UNLINKAT,
-    IORING_OP_RENAMEAT,
+    IORING_OP_OPENAT, IORING_OP_FSYNC, IORING_OP_STATX, IORING_OP_UNLINKAT, IORING_OP_RENAMEAT,
+    IORING_OP_OPENAT2, /* ringo_open_beneath; Linux 5.6 */
 };
 
 static const char *op_name(int op)
@@ -1027,6 +1080,7 @@ static const char *op_name(int op)
         [IORING_OP_STATX] = "statx",
         [IORING_OP_UNLINKAT] = "unlinkat",
         [IORING_OP_RENAMEAT] = "renameat",
+        [IORING_OP_OPENAT2] = "openat2",
     };
     return names[op];
 }

@@ -107,13 +107,10 @@ struct uring {
     size_t nfd;
 };
 
-#define FD_STREAM  0x1
-#define FD_FIXED   0x2 /* also in the registered file table, slot = fd */
-#define FD_READING 0x4 /* a single-shot read is in flight */
-
-#define FD_STREAM  0x1
-#define FD_FIXED   0x2 /* also in the registered file table, slot = fd */
-#define FD_READING 0x4 /* a single-shot read is in flight */
+#define FD_STREAM   0x1
+#define FD_FIXED    0x2 /* also in the registered file table, slot = fd */
+#define FD_READING  0x4 /* a single-shot read is in flight */
+#define FD_NONBLOCK 0x8 /* ringo_sendfile made it O_NONBLOCK */
 
 /* uring.c */
 struct io_uring_sqe *ringo__uring_sqe(struct ringo_worker *w, struct uring *u, unsigned need);

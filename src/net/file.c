@@ -3,6 +3,7 @@
  * backends split large ones into chunks in flight together. */
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/openat2.h>
 #include <limits.h>
 #include <stdint.h>
 #include <string.h>
@@ -114,5 +115,25 @@ int ringo_rename(const char *from, const char *to, int64_t deadline)
     op_init(&op, RINGO_OP_RENAMEAT, AT_FDCWD, deadline);
     op.buf = (void *)from;
     op.path2 = to;
+    return file_io(&op);
+}
+
+int ringo_open_beneath(int dirfd, const char *path, int flags, int64_t deadline)
+{
+    /* The open_how lives in this frame: on io_uring the kernel reads it
+     * when the op is issued (maybe on io-wq), and ->io() returns only
+     * after the CQE. */
+    struct open_how how;
+    memset(&how, 0, sizeof(how));
+    how.flags = (uint64_t)(unsigned)(flags | O_CLOEXEC);
+    how.mode = (flags & (O_CREAT | __O_TMPFILE)) ? 0666 : 0;
+    /* Not RESOLVE_NO_SYMLINKS: a site may link inside its root (e.g.
+     * latest -> v2/); BENEATH already refuses links that leave it. Not
+     * RESOLVE_NO_XDEV: mounts below the root are part of it. */
+    how.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS;
+    struct ringo_op op;
+    op_init(&op, RINGO_OP_OPENAT2, dirfd, deadline);
+    op.buf = (void *)path;
+    op.how = &how;
     return file_io(&op);
 }

@@ -70,5 +70,6 @@ int bench_run(const bench_common *common, void (*fn)(void *arg), void *arg);
 
 /* Mode entry points. */
 int echo_main(int argc, char **argv);
+int http_main(int argc, char **argv);
 
 #endif

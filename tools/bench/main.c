@@ -13,6 +13,7 @@ typedef struct bench_mode {
 
 static const bench_mode modes[] = {
     {"echo", echo_main, "TCP echo load: pipelined, verified messages; msgs/s and latency"},
+    {"http", http_main, "HTTP/1.1 keep-alive load: pipelined GETs, checked responses; req/s"},
 };
 
 static void usage(FILE *out)

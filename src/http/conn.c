@@ -1,0 +1,553 @@
+/* src/http/conn.c - one coroutine per connection: read, parse, dispatch,
+ * queue the responses, flush them in one write per batch of pipelined
+ * requests; request bodies; the error answers.
+ *
+ * Reads go through ringo_recv_borrow, so on io_uring with multishot recv
+ * a request is parsed in the buffer the kernel wrote it to, and nothing
+ * is copied. Only a request cut in two by a read is copied, once, into the
+ * connection's own buffer (allocated at that moment, kept until close). */
+#include <errno.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "http/http_int.h"
+
+#define OWN_SLACK   (16 * 1024) /* room after a head for a chunked body's framing */
+#define MAX_HEADERS 256         /* bound of the header array on the stack */
+#define OUT_STACK   4096        /* output bytes queued on the stack before growing */
+
+static int64_t min_deadline(int64_t a, int64_t b)
+{
+    if (a < 0)
+        return b;
+    if (b < 0)
+        return a;
+    return a < b ? a : b;
+}
+
+static void release_lent(struct rh_conn *c)
+{
+    if (c->have_lent) {
+        ringo_buf_release(&c->lent);
+        c->have_lent = false;
+    }
+}
+
+/* ---- output: out[] bytes and static references, in order ---- */
+
+static int out_reserve(struct rh_conn *c, size_t n)
+{
+    if (c->out_len + n <= c->out_cap)
+        return 0;
+    size_t cap = c->out_cap * 2;
+    while (cap < c->out_len + n)
+        cap *= 2;
+    char *p = malloc(cap);
+    if (!p)
+        return -ENOMEM;
+    memcpy(p, c->out, c->out_len);
+    free(c->out_heap);
+    c->out = c->out_heap = p;
+    c->out_cap = cap;
+    return 0;
+}
+
+/* Make room for one more segment (flushing when all 16 are used). */
+static int seg_room(struct rh_conn *c)
+{
+    return c->nseg < 16 ? 0 : rh_flush(c);
+}
+
+/* Reserve n bytes at the end of out and return where to write them; the
+ * bytes count as queued once rh_commit(n) is called. */
+char *rh_out_begin(struct rh_conn *c, size_t n)
+{
+    if (c->nseg == 16 && c->seg[15].iov_base && rh_flush(c) < 0)
+        return NULL;
+    if (out_reserve(c, n) < 0)
+        return NULL;
+    return c->out + c->out_len;
+}
+
+void rh_out_commit(struct rh_conn *c, size_t n)
+{
+    struct iovec *last = c->nseg ? &c->seg[c->nseg - 1] : NULL;
+    if (last && !last->iov_base && c->seg_off[c->nseg - 1] + last->iov_len == c->out_len) {
+        last->iov_len += n;
+    } else {
+        c->seg[c->nseg].iov_base = NULL;
+        c->seg[c->nseg].iov_len = n;
+        c->seg_off[c->nseg] = c->out_len;
+        c->nseg++;
+    }
+    c->out_len += n;
+    c->queued += n;
+}
+
+int rh_queue(struct rh_conn *c, const void *p, size_t n)
+{
+    char *dst = rh_out_begin(c, n);
+    if (!dst)
+        return c->dead ? -EPIPE : -ENOMEM;
+    memcpy(dst, p, n);
+    rh_out_commit(c, n);
+    return 0;
+}
+
+int rh_queue_ref(struct rh_conn *c, const void *p, size_t n)
+{
+    int r = seg_room(c);
+    if (r < 0)
+        return r;
+    c->seg[c->nseg].iov_base = (void *)p;
+    c->seg[c->nseg].iov_len = n;
+    c->nseg++;
+    c->queued += n;
+    return 0;
+}
+
+int rh_flush(struct rh_conn *c)
+{
+    if (c->dead)
+        return -EPIPE;
+    if (!c->nseg)
+        return 0;
+    struct iovec iov[16];
+    int n = c->nseg;
+    for (int i = 0; i < n; i++) {
+        iov[i] = c->seg[i];
+        if (!iov[i].iov_base)
+            iov[i].iov_base = c->out + c->seg_off[i];
+    }
+    size_t total = c->queued;
+    c->nseg = 0;
+    c->out_len = 0;
+    c->queued = 0;
+    int64_t dl = ringo_deadline_in(c->s->cfg.write_timeout_ns);
+    struct iovec *v = iov;
+    size_t left = total;
+    while (left) {
+        ssize_t w = n == 1 ? ringo_write(c->fd, v->iov_base, v->iov_len, dl)
+                           : ringo_writev(c->fd, v, n, dl);
+        if (w <= 0) {
+            if (w == -ETIMEDOUT)
+                rh_stat_add(c->w, RH_STAT(timeouts), 1);
+            c->dead = true;
+            return w < 0 ? (int)w : -EPIPE;
+        }
+        left -= (size_t)w;
+        while (n && (size_t)w >= v->iov_len) {
+            w -= (ssize_t)v->iov_len;
+            v++;
+            n--;
+        }
+        if (n) {
+            v->iov_base = (char *)v->iov_base + w;
+            v->iov_len -= (size_t)w;
+        }
+    }
+    rh_stat_add(c->w, RH_STAT(bytes_out), total);
+    return 0;
+}
+
+/* Write bytes at once, after what is queued (large bodies, chunks). */
+int rh_write_now(struct rh_conn *c, const struct iovec *iov, int n)
+{
+    for (int i = 0; i < n; i++) {
+        int r = iov[i].iov_len ? rh_queue_ref(c, iov[i].iov_base, iov[i].iov_len) : 0;
+        if (r < 0)
+            return r;
+    }
+    return rh_flush(c);
+}
+
+/* ---- counting answered requests ---- */
+
+void rh_count_status(struct rh_conn *c, int status)
+{
+    struct rh_worker *w = c->w;
+    rh_stat_add(w, RH_STAT(requests), 1);
+    if (status >= 100 && status < 600)
+        rh_stat_add(w, RH_STAT(by_class) + (size_t)(status / 100), 1);
+    size_t idx = 0;
+    switch (status) {
+    case 400: idx = RH_STAT(status_400); break;
+    case 404: idx = RH_STAT(status_404); break;
+    case 408: idx = RH_STAT(status_408); break;
+    case 413: idx = RH_STAT(status_413); break;
+    case 414: idx = RH_STAT(status_414); break;
+    case 431: idx = RH_STAT(status_431); break;
+    case 501: idx = RH_STAT(status_501); break;
+    case 505: idx = RH_STAT(status_505); break;
+    default: return;
+    }
+    rh_stat_add(w, idx, 1);
+}
+
+int rh_send_error(struct rh_conn *c, int status, const char *why)
+{
+    char line[64];
+    size_t sl = rh_status_line(status, line);
+    char body[256];
+    int bl = snprintf(body, sizeof(body), "%d %s%s%s\n", status, rh_reason(status),
+                      why ? ": " : "", why ? why : "");
+    if (bl < 0 || (size_t)bl >= sizeof(body))
+        bl = (int)sizeof(body) - 1;
+    rh_date_refresh(c->s, c->w);
+    char head[512];
+    int hl = snprintf(head, sizeof(head),
+                      "%.*s%.*sContent-Type: text/plain; charset=utf-8\r\n"
+                      "Content-Length: %d\r\nConnection: close\r\n\r\n",
+                      (int)sl, line, (int)c->w->date_len, c->w->date_line, bl);
+    c->closing = true;
+    rh_count_status(c, status);
+    if (hl < 0 || (size_t)hl >= sizeof(head) || rh_queue(c, head, (size_t)hl) < 0 ||
+        rh_queue(c, body, (size_t)bl) < 0)
+        return -ENOMEM;
+    return rh_flush(c);
+}
+
+/* ---- input ---- */
+
+static int own_alloc(struct rh_conn *c)
+{
+    if (c->own)
+        return 0;
+    c->own_cap = c->s->cfg.max_header_bytes + OWN_SLACK;
+    c->own = malloc(c->own_cap);
+    return c->own ? 0 : -ENOMEM;
+}
+
+/* Move the unparsed bytes into own[keep...] so more can be read after
+ * them; a lent window is given back (no view into it is live). */
+static int window_to_own(struct rh_conn *c, bool release)
+{
+    if (own_alloc(c) < 0)
+        return -ENOMEM;
+    size_t n = c->end - c->start;
+    if (c->win != c->own) {
+        memcpy(c->own + c->keep, c->win + c->start, n);
+        if (release)
+            release_lent(c);
+        c->win = c->own;
+    } else if (c->start != c->keep) {
+        memmove(c->own + c->keep, c->own + c->start, n);
+    }
+    c->start = c->keep;
+    c->end = c->keep + n;
+    return 0;
+}
+
+/* Read more bytes into own after the window. 0 at end of stream. */
+static ssize_t read_more(struct rh_conn *c, int64_t deadline)
+{
+    if (c->end >= c->own_cap)
+        return -ENOBUFS;
+    ssize_t n = ringo_read(c->fd, c->own + c->end, c->own_cap - c->end, deadline);
+    if (n > 0) {
+        c->end += (size_t)n;
+        rh_stat_add(c->w, RH_STAT(bytes_in), (uint64_t)n);
+    } else if (n == -ETIMEDOUT) {
+        rh_stat_add(c->w, RH_STAT(timeouts), 1);
+    }
+    return n;
+}
+
+/* ---- request bodies ---- */
+
+static ssize_t body_fail(ringo_http_req *req, int status, ssize_t err)
+{
+    req->body_err = status;
+    req->c->closing = true;
+    return err;
+}
+
+static int send_continue(ringo_http_req *req)
+{
+    static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+    req->continue_sent = true;
+    if (req->resp_started)
+        return 0;
+    int r = rh_queue(req->c, cont, sizeof(cont) - 1);
+    return r < 0 ? r : rh_flush(req->c);
+}
+
+static ssize_t read_failed(ringo_http_req *req, ssize_t n)
+{
+    req->c->dead = true;
+    return n == 0 ? -ECONNRESET : n;
+}
+
+ssize_t ringo_http_body_read(ringo_http_req *req, void *buf, size_t len, int64_t deadline)
+{
+    struct rh_conn *c = req->c;
+    ringo_http_server *s = c->s;
+    if (req->body_err)
+        return req->body_err == 413 ? -EMSGSIZE : -EPROTO;
+    if (req->body_done || len == 0)
+        return 0;
+    if (c->dead)
+        return -ECONNRESET;
+    if (req->r.expect_continue && !req->continue_sent && c->start == c->end) {
+        int r = send_continue(req);
+        if (r < 0)
+            return r;
+    }
+    if (req->pend_len) {
+        size_t n = len < req->pend_len ? len : req->pend_len;
+        memcpy(buf, req->pend, n);
+        req->pend += n;
+        req->pend_len -= n;
+        return (ssize_t)n;
+    }
+    if (req->r.body == RHP_BODY_LENGTH) {
+        size_t want = len < req->body_left ? len : (size_t)req->body_left;
+        size_t avail = c->end - c->start;
+        ssize_t n;
+        if (avail) {
+            n = (ssize_t)(want < avail ? want : avail);
+            memcpy(buf, c->win + c->start, (size_t)n);
+            c->start += (size_t)n;
+        } else {
+            /* straight into the caller's buffer, never past the body */
+            int64_t dl = min_deadline(deadline, ringo_deadline_in(s->cfg.read_timeout_ns));
+            n = ringo_read(c->fd, buf, want, dl);
+            if (n <= 0) {
+                if (n == -ETIMEDOUT)
+                    rh_stat_add(c->w, RH_STAT(timeouts), 1);
+                return read_failed(req, n);
+            }
+            rh_stat_add(c->w, RH_STAT(bytes_in), (uint64_t)n);
+        }
+        req->body_left -= (uint64_t)n;
+        req->body_done = req->body_left == 0;
+        return n;
+    }
+    /* chunked */
+    for (;;) {
+        if (c->start < c->end) {
+            size_t used;
+            const char *data;
+            size_t dlen;
+            int rc = rhp_chunked_decode(&req->chunk, &s->lim, c->win + c->start,
+                                        c->end - c->start, &used, &data, &dlen);
+            c->start += used;
+            if (rc == RHP_CHUNK_DATA) {
+                size_t n = len < dlen ? len : dlen;
+                memcpy(buf, data, n);
+                /* the rest stays where it is until the caller takes it:
+                 * nothing is read into the window before pend is empty */
+                req->pend = data + n;
+                req->pend_len = dlen - n;
+                return (ssize_t)n;
+            }
+            if (rc == RHP_CHUNK_DONE) {
+                req->body_done = true;
+                return 0;
+            }
+            if (rc < 0)
+                return body_fail(req, rc == RHP_ETOOBIG ? 413 : 400,
+                                 rc == RHP_ETOOBIG ? -EMSGSIZE : -EPROTO);
+            continue; /* RHP_CHUNK_NEED: all used */
+        }
+        /* The head may live in a lent buffer (kept: its views are live)
+         * or in own[0, keep); the body's bytes go to own after it. */
+        if (c->win != c->own) {
+            if (own_alloc(c) < 0)
+                return -ENOMEM;
+            c->win = c->own;
+            c->keep = 0;
+        }
+        c->start = c->end = c->keep;
+        int64_t dl = min_deadline(deadline, ringo_deadline_in(s->cfg.read_timeout_ns));
+        ssize_t n = read_more(c, dl);
+        if (n <= 0)
+            return read_failed(req, n);
+    }
+}
+
+/* Read and drop what the handler left of the body, so the next request on
+ * the connection starts where it should. */
+static void discard_body(ringo_http_req *req)
+{
+    char tmp[2048];
+    for (;;) {
+        ssize_t n = ringo_http_body_read(req, tmp, sizeof(tmp), RINGO_FOREVER);
+        if (n == 0)
+            return;
+        if (n < 0) {
+            req->c->closing = true;
+            return;
+        }
+    }
+}
+
+/* ---- one request ---- */
+
+static int route_and_run(ringo_http_req *req, ringo_http_resp *resp)
+{
+    struct rh_conn *c = req->c;
+    char allow[128];
+    bool known = false;
+    const struct rh_route *rt =
+        rh_route_find(c->s, req->r.path, req->r.path_len, req->r.method, req->r.method_len,
+                      &known, allow, sizeof(allow));
+    if (rt)
+        return rt->handler(req, resp, rt->arg);
+    if (known) {
+        ringo_http_status(resp, 405);
+        ringo_http_header_add(resp, "Allow", allow);
+        return ringo_http_body_static(resp, "405 Method Not Allowed\n", 23);
+    }
+    ringo_http_status(resp, 404);
+    ringo_http_header_add(resp, "Content-Type", "text/plain; charset=utf-8");
+    return ringo_http_body_static(resp, "404 Not Found\n", 14);
+}
+
+static void handle(struct rh_conn *c, ringo_http_req *req, int head_len)
+{
+    ringo_http_server *s = c->s;
+    req->c = c;
+    req->body_left = req->r.body == RHP_BODY_LENGTH ? req->r.content_length : 0;
+    req->body_done = req->r.body == RHP_BODY_NONE || (req->r.body == RHP_BODY_LENGTH &&
+                                                      req->body_left == 0);
+    if (req->r.body == RHP_BODY_CHUNKED)
+        rhp_chunked_init(&req->chunk);
+    c->start += (size_t)head_len;
+    if (c->win == c->own)
+        c->keep = c->start;
+    c->requests++;
+    if (!req->r.keep_alive || c->requests >= s->cfg.max_requests_per_conn ||
+        atomic_load_explicit(&s->draining, memory_order_relaxed))
+        c->closing = true;
+
+    char hdrbuf[512];
+    ringo_http_resp resp = {.c = c, .req = req, .status = 200, .hdr = hdrbuf,
+                            .hdr_cap = sizeof(hdrbuf)};
+    int hr = route_and_run(req, &resp);
+    if (req->body_err && !resp.head_sent) {
+        rh_resp_reset(&resp);
+        c->closing = true;
+        rh_send_error(c, req->body_err,
+                      req->body_err == 413 ? "request body over the size limit"
+                                           : "bad chunked framing");
+    } else {
+        if (hr < 0) {
+            c->closing = true;
+            if (!resp.head_sent) {
+                rh_resp_reset(&resp);
+                resp.status = 500;
+                ringo_http_body_static(&resp, "500 Internal Server Error\n", 26);
+            }
+        }
+        rh_resp_finish(&resp);
+        rh_count_status(c, resp.status);
+    }
+    rh_resp_free(&resp);
+    if (!req->body_done && !c->dead && !c->closing) {
+        /* A client that asked "Expect: 100-continue" and got a final
+         * answer instead may or may not send the body: closing is the
+         * only way to stay in sync. */
+        if (req->r.expect_continue && !req->continue_sent)
+            c->closing = true;
+        else
+            discard_body(req);
+    }
+    c->keep = 0;
+    if (c->have_lent && c->win != c->lent.data)
+        release_lent(c);
+    int64_t us = (ringo_now() - c->t_read) / 8000;
+    size_t b = 0;
+    while (b < RINGO_HTTP_LATENCY_BUCKETS && us >= (1 << b))
+        b++;
+    rh_stat_add(c->w, RH_STAT(latency) + b, 1);
+    rh_stat_add(c->w, RH_STAT(latency_sum_ns), (uint64_t)(ringo_now() - c->t_read));
+}
+
+static void serve(struct rh_conn *c)
+{
+    ringo_http_server *s = c->s;
+    unsigned nh = s->cfg.max_headers < MAX_HEADERS ? s->cfg.max_headers : MAX_HEADERS;
+    struct rhp_header hdrs[MAX_HEADERS];
+    struct rhp_limits lim = s->lim;
+    lim.max_headers = nh;
+    size_t scanned = 0;
+    int64_t head_start = 0;
+    for (;;) {
+        if (c->start == c->end) {
+            if (rh_flush(c) < 0)
+                return;
+            release_lent(c);
+            c->win = NULL;
+            c->start = c->end = 0;
+            if (c->closing || atomic_load_explicit(&s->draining, memory_order_relaxed))
+                return;
+            c->idle = true;
+            ssize_t n = ringo_recv_borrow(c->fd, &c->lent,
+                                          ringo_deadline_in(s->cfg.idle_timeout_ns));
+            c->idle = false;
+            if (n <= 0)
+                return; /* closed, idle timeout, shutdown: nothing to answer */
+            c->have_lent = true;
+            c->win = c->lent.data;
+            c->end = (size_t)n;
+            rh_stat_add(c->w, RH_STAT(bytes_in), (uint64_t)n);
+            head_start = c->t_read = ringo_now();
+            scanned = 0;
+        }
+        ringo_http_req req;
+        memset(&req, 0, offsetof(ringo_http_req, r));
+        int rc = rhp_parse(c->win + c->start, c->end - c->start, scanned, &lim, &req.r, hdrs);
+        if (rc == RHP_INCOMPLETE) {
+            scanned = c->end - c->start;
+            /* answers already queued go out before we wait for more */
+            if (rh_flush(c) < 0 || window_to_own(c, true) < 0)
+                return;
+            int64_t dl = min_deadline(ringo_deadline_in(s->cfg.read_timeout_ns),
+                                      head_start + s->cfg.header_timeout_ns);
+            ssize_t n = read_more(c, dl);
+            if (n == -ETIMEDOUT) {
+                rh_send_error(c, 408, "request head not received in time");
+                return;
+            }
+            if (n <= 0)
+                return;
+            c->t_read = ringo_now();
+            continue;
+        }
+        if (rc < 0) {
+            rh_stat_add(c->w, RH_STAT(parse_errors), 1);
+            rh_send_error(c, -rc, req.r.error);
+            return;
+        }
+        handle(c, &req, rc);
+        if (c->dead)
+            return;
+        scanned = 0;
+        head_start = c->t_read;
+        if (c->closing) {
+            rh_flush(c);
+            return;
+        }
+        if (c->queued >= s->cfg.max_queued_response && rh_flush(c) < 0)
+            return;
+    }
+}
+
+void rh_conn_main(void *arg)
+{
+    struct rh_conn c;
+    memset(&c, 0, sizeof(c));
+    char outbuf[OUT_STACK];
+    c.out = outbuf;
+    c.out_cap = sizeof(outbuf);
+    rh_conn_register(&c, arg);
+    serve(&c);
+    release_lent(&c);
+    free(c.own);
+    free(c.out_heap);
+    ringo_close(c.fd);
+    rh_conn_unregister(&c);
+}

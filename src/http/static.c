@@ -1,0 +1,505 @@
+/* Static files (ringo_http_static_* in ringo/http.h). A request path is
+ * percent-decoded and normalised lexically first (ringo__static_norm: a
+ * ".." above the root is refused before anything is opened), then opened
+ * with ringo_open_beneath relative to an O_PATH fd of the root, so that
+ * whatever the lexical step missed (symlinks out of the root, magic
+ * links) the kernel refuses (-EXDEV). The body goes out with
+ * ringo_http_body_file (sendfile). Validators: a strong ETag from size,
+ * mtime (ns) and inode; Last-Modified. Conditional requests and single
+ * byte ranges follow RFC 9110 13 and 14; multiple ranges get the whole
+ * file (200), which RFC 9110 14.2 allows. */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <ringo.h>
+
+#include "http/static.h"
+
+struct ringo_http_static {
+    int rootfd;     /* O_PATH | O_DIRECTORY: the tree's anchor */
+    char *prefix;   /* url_prefix without its trailing '/' ("" for "/") */
+    size_t prefix_len;
+};
+
+/* Opens and stats are page-cache work or a disk read: bounded anyway so
+ * a hung file system cannot hold a connection forever. */
+#define FILE_TIMEOUT_NS (10LL * 1000000000)
+
+/* ---- pure helpers (static.h) ---- */
+
+static int hexval(unsigned char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    c |= 0x20;
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    return -1;
+}
+
+int ringo__static_norm(const char *in, size_t len, char *out, size_t cap, int *dir)
+{
+    if (cap == 0)
+        return -ENAMETOOLONG;
+    size_t lim = cap - 1 < RINGO_STATIC_PATH_MAX ? cap - 1 : RINGO_STATIC_PATH_MAX;
+    size_t o = 0, i = 0;
+    int isdir = 0;
+    while (i < len) {
+        if (in[i] == '/') {
+            i++;
+            isdir = 1;
+            continue;
+        }
+        size_t start = i;
+        while (i < len && in[i] != '/')
+            i++;
+        size_t mark = o; /* where this segment's '/' goes */
+        if (o) {
+            if (o >= lim)
+                return -ENAMETOOLONG;
+            out[o++] = '/';
+        }
+        size_t seg = o;
+        for (size_t j = start; j < i; j++) {
+            unsigned char ch = (unsigned char)in[j];
+            if (ch == '%') {
+                int hi = j + 2 < i ? hexval((unsigned char)in[j + 1]) : -1;
+                int lo = j + 2 < i ? hexval((unsigned char)in[j + 2]) : -1;
+                if (hi < 0 || lo < 0)
+                    return -EINVAL;
+                ch = (unsigned char)(hi << 4 | lo);
+                j += 2;
+                if (ch == '/')
+                    return -ENOENT;
+            }
+            if (ch == 0)
+                return -EINVAL;
+            if (o >= lim)
+                return -ENAMETOOLONG;
+            out[o++] = (char)ch;
+        }
+        size_t sl = o - seg;
+        if (sl == 1 && out[seg] == '.') {
+            o = mark;
+            isdir = 1;
+        } else if (sl == 2 && out[seg] == '.' && out[seg + 1] == '.') {
+            if (mark == 0)
+                return -EXDEV; /* nothing left to climb out of */
+            size_t k = mark;
+            while (k > 0 && out[k - 1] != '/')
+                k--;
+            o = k ? k - 1 : 0;
+            isdir = 1;
+        } else {
+            isdir = 0;
+        }
+    }
+    out[o] = 0;
+    if (dir)
+        *dir = isdir;
+    return (int)o;
+}
+
+static const char *ows(const char *p, const char *e)
+{
+    while (p < e && (*p == ' ' || *p == '\t'))
+        p++;
+    return p;
+}
+
+/* Digits at *pp into *v, saturating at UINT64_MAX. Returns the number of
+ * digits. */
+static size_t digits(const char **pp, const char *e, uint64_t *v)
+{
+    const char *p = *pp;
+    uint64_t x = 0;
+    while (p < e && *p >= '0' && *p <= '9') {
+        unsigned d = (unsigned)(*p - '0');
+        x = x > (UINT64_MAX - d) / 10 ? UINT64_MAX : x * 10 + d;
+        p++;
+    }
+    size_t n = (size_t)(p - *pp);
+    *pp = p;
+    *v = x;
+    return n;
+}
+
+int ringo__static_range(const char *v, size_t len, uint64_t size, uint64_t *first, uint64_t *last)
+{
+    const char *p = v, *e = v + len;
+    p = ows(p, e);
+    if (e - p < 6 || strncasecmp(p, "bytes=", 6) != 0)
+        return 0;
+    p = ows(p + 6, e);
+    uint64_t a, b = 0;
+    if (p < e && *p == '-') {
+        p++;
+        if (!digits(&p, e, &a))
+            return 0;
+        if (ows(p, e) != e)
+            return 0; /* several ranges, or junk */
+        if (a == 0 || size == 0)
+            return -1;
+        *first = a >= size ? 0 : size - a;
+        *last = size - 1;
+        return 1;
+    }
+    if (!digits(&p, e, &a) || p >= e || *p != '-')
+        return 0;
+    p++;
+    int has_b = digits(&p, e, &b) > 0;
+    if (ows(p, e) != e)
+        return 0;
+    if (has_b && b < a)
+        return 0; /* invalid range-spec: the header is ignored */
+    if (a >= size)
+        return -1;
+    *first = a;
+    *last = !has_b || b >= size ? size - 1 : b;
+    return 1;
+}
+
+static const char wdays[7][4] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
+static const char months[12][4] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                   "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+
+void ringo__static_fmt_date(int64_t t, char out[30])
+{
+    struct tm tm;
+    time_t tt = (time_t)t;
+    gmtime_r(&tt, &tm);
+    snprintf(out, 30, "%s, %02d %s %04d %02d:%02d:%02d GMT", wdays[tm.tm_wday % 7],
+             tm.tm_mday, months[tm.tm_mon % 12], (tm.tm_year + 1900) % 10000, tm.tm_hour,
+             tm.tm_min, tm.tm_sec);
+}
+
+static int month_of(const char *m)
+{
+    for (int i = 0; i < 12; i++)
+        if (memcmp(m, months[i], 3) == 0)
+            return i;
+    return -1;
+}
+
+int ringo__static_parse_date(const char *v, size_t len, int64_t *out)
+{
+    char s[64], mon[4], wd[16];
+    if (len >= sizeof(s))
+        return -EINVAL;
+    memcpy(s, v, len);
+    s[len] = 0;
+    struct tm tm;
+    memset(&tm, 0, sizeof(tm));
+    int n = 0, year;
+    /* IMF-fixdate: Sun, 06 Nov 1994 08:49:37 GMT */
+    if (len == 29 && sscanf(s, "%3s, %2d %3s %4d %2d:%2d:%2d GMT%n", wd, &tm.tm_mday, mon, &year,
+                            &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &n) == 7 &&
+        n == 29) {
+        tm.tm_year = year - 1900;
+    } else if (sscanf(s, "%15[A-Za-z], %2d-%3s-%2d %2d:%2d:%2d GMT%n", wd, &tm.tm_mday, mon,
+                      &year, &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &n) == 7 &&
+               (size_t)n == len) {
+        /* RFC 850: a two-digit year more than 50 years ahead is past */
+        tm.tm_year = year < 70 ? year + 100 : year;
+    } else if (sscanf(s, "%3s %3s %2d %2d:%2d:%2d %4d%n", wd, mon, &tm.tm_mday, &tm.tm_hour,
+                      &tm.tm_min, &tm.tm_sec, &year, &n) == 7 &&
+               (size_t)n == len) {
+        tm.tm_year = year - 1900; /* asctime */
+    } else {
+        return -EINVAL;
+    }
+    if ((tm.tm_mon = month_of(mon)) < 0 || tm.tm_mday < 1 || tm.tm_mday > 31 ||
+        tm.tm_hour > 23 || tm.tm_min > 59 || tm.tm_sec > 60 || tm.tm_hour < 0 ||
+        tm.tm_min < 0 || tm.tm_sec < 0)
+        return -EINVAL;
+    time_t t = timegm(&tm);
+    if (t == (time_t)-1)
+        return -EINVAL;
+    *out = (int64_t)t;
+    return 0;
+}
+
+int ringo__static_inm_match(const char *v, size_t len, const char *etag, size_t etag_len)
+{
+    const char *p = v, *e = v + len;
+    /* compare the opaque-tags: etag without a W/ (ours never has one) */
+    while (p < e) {
+        while (p < e && (*p == ' ' || *p == '\t' || *p == ','))
+            p++;
+        if (p >= e)
+            break;
+        if (*p == '*')
+            return 1;
+        if (e - p >= 2 && p[0] == 'W' && p[1] == '/')
+            p += 2;
+        if (p >= e || *p != '"')
+            return 0; /* malformed: no match (the full response is safe) */
+        const char *q = memchr(p + 1, '"', (size_t)(e - p - 1));
+        if (!q)
+            return 0;
+        size_t tl = (size_t)(q - p + 1);
+        if (tl == etag_len && memcmp(p, etag, tl) == 0)
+            return 1;
+        p = q + 1;
+    }
+    return 0;
+}
+
+/* ---- the handler ---- */
+
+int ringo_http_static_new(const char *root, const char *url_prefix, ringo_http_static **out)
+{
+    if (!root || !out)
+        return -EINVAL;
+    if (!url_prefix)
+        url_prefix = "/";
+    if (url_prefix[0] != '/')
+        return -EINVAL;
+    struct ringo_http_static *st = calloc(1, sizeof(*st));
+    if (!st)
+        return -ENOMEM;
+    size_t pl = strlen(url_prefix);
+    while (pl > 0 && url_prefix[pl - 1] == '/')
+        pl--;
+    st->prefix = strndup(url_prefix, pl);
+    if (!st->prefix) {
+        free(st);
+        return -ENOMEM;
+    }
+    st->prefix_len = pl;
+    /* once, at set-up (maybe outside the runtime): a plain open */
+    st->rootfd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (st->rootfd < 0) {
+        int e = -errno;
+        free(st->prefix);
+        free(st);
+        return e;
+    }
+    *out = st;
+    return 0;
+}
+
+void ringo_http_static_free(ringo_http_static *st)
+{
+    if (!st)
+        return;
+    close(st->rootfd);
+    free(st->prefix);
+    free(st);
+}
+
+static int simple(ringo_http_resp *resp, int code)
+{
+    return ringo_http_status(resp, code);
+}
+
+static int is_method(ringo_str m, const char *name)
+{
+    size_t n = strlen(name);
+    return m.len == n && memcmp(m.ptr, name, n) == 0;
+}
+
+/* The 301 to the slash form of a directory: built from the normalised
+ * path, re-encoded, never from the raw target ("//evil.example" must not
+ * become a protocol-relative Location). */
+static int redirect_dir(ringo_http_req *req, ringo_http_resp *resp, const struct ringo_http_static *st,
+                        const char *rel, size_t rl)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    size_t cap = st->prefix_len + 3 * rl + 4;
+    ringo_str q = ringo_http_query(req);
+    cap += q.len + 1;
+    char *loc = malloc(cap);
+    if (!loc)
+        return -ENOMEM;
+    size_t o = 0;
+    memcpy(loc, st->prefix, st->prefix_len);
+    o = st->prefix_len;
+    loc[o++] = '/';
+    for (size_t i = 0; i < rl; i++) {
+        unsigned char c = (unsigned char)rel[i];
+        if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+            strchr("-._~!$&'()*+,;=:@/", c)) {
+            loc[o++] = (char)c;
+        } else {
+            loc[o++] = '%';
+            loc[o++] = hex[c >> 4];
+            loc[o++] = hex[c & 15];
+        }
+    }
+    if (rl)
+        loc[o++] = '/';
+    if (q.len) {
+        loc[o++] = '?';
+        memcpy(loc + o, q.ptr, q.len);
+        o += q.len;
+    }
+    int r = ringo_http_status(resp, 301);
+    if (r >= 0)
+        r = ringo_http_header_addn(resp, "Location", 8, loc, o);
+    free(loc);
+    return r < 0 ? r : 0;
+}
+
+static int open_errno_status(int e)
+{
+    switch (e) {
+    case -ENOENT:
+    case -ENOTDIR:
+        return 404;
+    case -EXDEV: /* out of the root (a symlink) */
+    case -ELOOP: /* a magic link or a symlink loop */
+    case -EACCES:
+    case -EPERM:
+        return 403;
+    case -ENAMETOOLONG:
+        return 414;
+    default:
+        return 500;
+    }
+}
+
+#define STATX_WANT (STATX_TYPE | STATX_SIZE | STATX_MTIME | STATX_INO)
+
+/* Open rel below the root and stat it. Returns the fd (stx filled), or
+ * -errno. */
+static int open_stat(const struct ringo_http_static *st, const char *rel, struct statx *stx,
+                     int64_t dl)
+{
+    /* O_NONBLOCK: opening a FIFO someone left in the tree must not wait
+     * for a writer (nginx does the same); regular files ignore it */
+    int fd = ringo_open_beneath(st->rootfd, rel[0] ? rel : ".",
+                                O_RDONLY | O_NONBLOCK | O_NOCTTY, dl);
+    if (fd < 0)
+        return fd;
+    int r = ringo_statx(fd, "", AT_EMPTY_PATH, STATX_WANT, stx, dl);
+    if (r < 0) {
+        ringo_close(fd);
+        return r;
+    }
+    return fd;
+}
+
+int ringo_http_static_handler(ringo_http_req *req, ringo_http_resp *resp, void *arg)
+{
+    const struct ringo_http_static *st = arg;
+    ringo_str m = ringo_http_method(req);
+    int head = is_method(m, "HEAD");
+    if (!head && !is_method(m, "GET")) {
+        int r = simple(resp, 405);
+        return r < 0 ? r : ringo_http_header_add(resp, "Allow", "GET, HEAD");
+    }
+    ringo_str path = ringo_http_path(req);
+    size_t pl = st->prefix_len;
+    if (path.len < pl || memcmp(path.ptr, st->prefix, pl) != 0 ||
+        (path.len > pl && path.ptr[pl] != '/'))
+        return simple(resp, 404);
+    char rel[RINGO_STATIC_PATH_MAX + 1 + sizeof("/index.html")];
+    int dir = 0;
+    int n = ringo__static_norm(path.ptr + pl, path.len - pl, rel, RINGO_STATIC_PATH_MAX + 1, &dir);
+    if (n < 0)
+        return simple(resp, n == -EINVAL ? 400 : n == -ENOENT ? 404 : n == -EXDEV ? 403 : 414);
+    size_t rl = (size_t)n;
+    int64_t dl = ringo_deadline_in(FILE_TIMEOUT_NS);
+    struct statx stx;
+    int fd = open_stat(st, rel, &stx, dl);
+    if (fd < 0)
+        return simple(resp, open_errno_status(fd));
+    if (S_ISDIR(stx.stx_mode)) {
+        ringo_close(fd);
+        if (!dir)
+            return redirect_dir(req, resp, st, rel, rl);
+        memcpy(rel + rl, rl ? "/index.html" : "index.html", rl ? 12 : 11);
+        fd = open_stat(st, rel, &stx, dl);
+        if (fd < 0)
+            /* a directory without an index: no listings */
+            return simple(resp, fd == -ENOENT ? 403 : open_errno_status(fd));
+        rl += rl ? 11 : 10;
+    } else if (dir) {
+        ringo_close(fd); /* "/file.txt/": not a directory */
+        return simple(resp, 404);
+    }
+    if (!S_ISREG(stx.stx_mode)) {
+        ringo_close(fd);
+        return simple(resp, 403);
+    }
+
+    uint64_t size = stx.stx_size;
+    int64_t mtime = stx.stx_mtime.tv_sec;
+    char etag[64], lastmod[30];
+    int el = snprintf(etag, sizeof(etag), "\"%" PRIx64 "-%" PRIx64 "-%" PRIx64 "\"", size,
+                      (uint64_t)mtime * 1000000000u + stx.stx_mtime.tv_nsec, (uint64_t)stx.stx_ino);
+    ringo__static_fmt_date(mtime, lastmod);
+
+    /* RFC 9110 13.2.2: If-None-Match, else If-Modified-Since */
+    ringo_str v;
+    int not_modified = 0;
+    if (ringo_http_header(req, "If-None-Match", &v)) {
+        not_modified = ringo__static_inm_match(v.ptr, v.len, etag, (size_t)el);
+    } else if (ringo_http_header(req, "If-Modified-Since", &v)) {
+        int64_t ims;
+        not_modified = ringo__static_parse_date(v.ptr, v.len, &ims) == 0 && mtime <= ims;
+    }
+    int r;
+    if (not_modified) {
+        ringo_close(fd);
+        if ((r = ringo_http_status(resp, 304)) < 0 ||
+            (r = ringo_http_header_addn(resp, "ETag", 4, etag, (size_t)el)) < 0 ||
+            (r = ringo_http_header_addn(resp, "Last-Modified", 13, lastmod, 29)) < 0)
+            return r;
+        return 0;
+    }
+
+    uint64_t first = 0, last = size ? size - 1 : 0;
+    int range = 0;
+    if (!head && ringo_http_header(req, "Range", &v)) {
+        range = ringo__static_range(v.ptr, v.len, size, &first, &last);
+        ringo_str ir;
+        if (range != 0 && ringo_http_header(req, "If-Range", &ir)) {
+            /* the range only if the client's copy is this one: a strong
+             * ETag match, or the exact Last-Modified date */
+            int64_t d;
+            int same = ir.len && (ir.ptr[0] == '"' || ir.ptr[0] == 'W')
+                           ? ir.len == (size_t)el && memcmp(ir.ptr, etag, (size_t)el) == 0
+                           : ringo__static_parse_date(ir.ptr, ir.len, &d) == 0 && d == mtime;
+            if (!same) {
+                range = 0;
+                first = 0;
+                last = size ? size - 1 : 0;
+            }
+        }
+    }
+    const char *type = ringo__mime_type(rel, rl);
+    char cr[80];
+    if ((r = ringo_http_header_add(resp, "Content-Type", type)) < 0 ||
+        (r = ringo_http_header_addn(resp, "ETag", 4, etag, (size_t)el)) < 0 ||
+        (r = ringo_http_header_addn(resp, "Last-Modified", 13, lastmod, 29)) < 0 ||
+        (r = ringo_http_header_addn(resp, "Accept-Ranges", 13, "bytes", 5)) < 0)
+        goto out;
+    if (range < 0) {
+        int cl = snprintf(cr, sizeof(cr), "bytes */%" PRIu64, size);
+        if ((r = ringo_http_status(resp, 416)) < 0 ||
+            (r = ringo_http_header_addn(resp, "Content-Range", 13, cr, (size_t)cl)) < 0)
+            goto out;
+        goto out;
+    }
+    if (range > 0) {
+        int cl = snprintf(cr, sizeof(cr), "bytes %" PRIu64 "-%" PRIu64 "/%" PRIu64, first, last,
+                          size);
+        if ((r = ringo_http_status(resp, 206)) < 0 ||
+            (r = ringo_http_header_addn(resp, "Content-Range", 13, cr, (size_t)cl)) < 0)
+            goto out;
+    }
+    r = ringo_http_body_file(resp, fd, (int64_t)first, size ? (size_t)(last - first + 1) : 0);
+out:
+    ringo_close(fd);
+    return r < 0 ? r : 0;
+}

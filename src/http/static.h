@@ -1,0 +1,61 @@
+/* src/http/static.h - the pure parts of the static file handler (no I/O),
+ * exposed for unit tests: URL path normalisation, Range and date
+ * parsing, validators, MIME types by extension. */
+#ifndef RINGO_HTTP_STATIC_H
+#define RINGO_HTTP_STATIC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* The longest relative path the handler opens (bytes, without the NUL). */
+#define RINGO_STATIC_PATH_MAX 4095
+
+/* Percent-decode and normalise the URL path in[0..len) (the part after
+ * the url_prefix: empty or starting with '/'; no query) into a path
+ * relative to the root, NUL-terminated in out[cap]: "" for the root
+ * itself, else "a/b" with no leading, trailing or doubled '/' and no "."
+ * or ".." segment. Segments are split on the '/' as sent, then decoded,
+ * so "%2e%2e" is ".." and climbs; a decoded '/' ("%2f") is not a
+ * separator. *dir (may be NULL) is set when the URL names a directory
+ * form: it ends in '/' or in a "." or ".." segment.
+ * Returns the length of out, or
+ *   -EINVAL        a bad escape ("%4", "%zz"), "%00" or a raw NUL (400);
+ *   -ENOENT        a decoded '/' in a segment (404: such a name cannot
+ *                  exist on Linux, as Apache's AllowEncodedSlashes off);
+ *   -EXDEV         a ".." above the root (403; nothing is opened);
+ *   -ENAMETOOLONG  the result does not fit out or RINGO_STATIC_PATH_MAX
+ *                  (414). */
+int ringo__static_norm(const char *in, size_t len, char *out, size_t cap, int *dir);
+
+/* A Range header value against a representation of size bytes (RFC 9110
+ * 14.1-14.2). Returns
+ *   1   one satisfiable range: bytes [*first, *last] (clamped to size);
+ *   0   ignore the header and send the whole file: not "bytes=", bad
+ *       syntax, first > last, or several ranges (RFC 9110 lets a server
+ *       ignore Range; multipart/byteranges is not produced);
+ *  -1   unsatisfiable (416): first >= size, a suffix "-0", or size 0.
+ * Numbers too large for 64 bits count as "very large" (so "bytes=
+ * 99999999999999999999999-" is unsatisfiable and "-99999999999999999999"
+ * is the whole file); whitespace around the range is allowed. */
+int ringo__static_range(const char *v, size_t len, uint64_t size, uint64_t *first,
+                        uint64_t *last);
+
+/* An HTTP-date (IMF-fixdate, RFC 850 or asctime, RFC 9110 5.6.7) to
+ * seconds since the epoch. Returns 0 and *out, or -EINVAL. */
+int ringo__static_parse_date(const char *v, size_t len, int64_t *out);
+
+/* t as an IMF-fixdate ("Sun, 06 Nov 1994 08:49:37 GMT"): writes 29 bytes
+ * and a NUL into out[30]. */
+void ringo__static_fmt_date(int64_t t, char out[30]);
+
+/* Does an If-None-Match value match etag (a quoted strong tag)? "*"
+ * matches anything; list members compare weakly (a W/ prefix on either
+ * side is ignored, RFC 9110 13.1.2). Returns 1 or 0. */
+int ringo__static_inm_match(const char *v, size_t len, const char *etag, size_t etag_len);
+
+/* The Content-Type for path's extension (case-insensitive): a static
+ * string, "application/octet-stream" when unknown; text types carry
+ * "; charset=utf-8". */
+const char *ringo__mime_type(const char *path, size_t len);
+
+#endif
