@@ -52,8 +52,8 @@ static ssize_t fill(struct tc_conn *c)
         c->end -= c->start;
         c->start = 0;
     }
-    ssize_t n = ringo_read(c->fd, c->buf + c->end, sizeof(c->buf) - c->end,
-                           ringo_deadline_in(IO_DEADLINE));
+    ssize_t n =
+        ringo_read(c->fd, c->buf + c->end, sizeof(c->buf) - c->end, ringo_deadline_in(IO_DEADLINE));
     if (n > 0)
         c->end += (size_t)n;
     return n;

@@ -11,11 +11,11 @@
 
 struct tc_resp {
     int status;
-    char head[8192];   /* the response head, NUL-terminated */
-    char *body;        /* malloc'd, NUL-terminated; free with tc_resp_free */
+    char head[8192]; /* the response head, NUL-terminated */
+    char *body;      /* malloc'd, NUL-terminated; free with tc_resp_free */
     size_t body_len;
     bool chunked;
-    bool close;        /* "Connection: close" */
+    bool close; /* "Connection: close" */
 };
 
 /* A connection with a read buffer. */

@@ -55,9 +55,8 @@ static int same_result(const char *ba, int ra, const struct rhp_request *a, cons
         OFF(ba, a->host) != OFF(bb, b->host))
         return 0;
     if (a->method_len != b->method_len || a->target_len != b->target_len ||
-        a->path_len != b->path_len || a->query_len != b->query_len ||
-        a->host_len != b->host_len || a->method_id != b->method_id ||
-        a->target_form != b->target_form || a->minor != b->minor ||
+        a->path_len != b->path_len || a->query_len != b->query_len || a->host_len != b->host_len ||
+        a->method_id != b->method_id || a->target_form != b->target_form || a->minor != b->minor ||
         a->keep_alive != b->keep_alive || a->expect_continue != b->expect_continue ||
         a->body != b->body || a->content_length != b->content_length ||
         a->nheaders != b->nheaders || a->head_len != b->head_len)
@@ -109,12 +108,12 @@ static const struct vcase valid[] = {
     {"GET /a?b?c HTTP/1.1\r\nHost: a\r\n\r\n", 0, RHP_GET, "/a", "b?c", "a", RHP_ORIGIN, 1, 1, 0,
      RHP_BODY_NONE, 0, 1},
     /* 1.0: close by default, no Host needed */
-    {"HEAD / HTTP/1.0\r\n\r\n", 0, RHP_HEAD, "/", NULL, NULL, RHP_ORIGIN, 0, 0, 0, RHP_BODY_NONE,
-     0, 0},
-    {"GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n", 0, RHP_GET, "/", NULL, NULL, RHP_ORIGIN,
-     0, 1, 0, RHP_BODY_NONE, 0, 1},
-    {"GET / HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n", 0, RHP_GET, "/", NULL, NULL, RHP_ORIGIN,
-     0, 1, 0, RHP_BODY_NONE, 0, 1},
+    {"HEAD / HTTP/1.0\r\n\r\n", 0, RHP_HEAD, "/", NULL, NULL, RHP_ORIGIN, 0, 0, 0, RHP_BODY_NONE, 0,
+     0},
+    {"GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n", 0, RHP_GET, "/", NULL, NULL, RHP_ORIGIN, 0,
+     1, 0, RHP_BODY_NONE, 0, 1},
+    {"GET / HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n", 0, RHP_GET, "/", NULL, NULL, RHP_ORIGIN, 0,
+     1, 0, RHP_BODY_NONE, 0, 1},
     {"GET / HTTP/1.0\r\nConnection: keep-alive, close\r\n\r\n", 0, RHP_GET, "/", NULL, NULL,
      RHP_ORIGIN, 0, 0, 0, RHP_BODY_NONE, 0, 1},
     {"GET / HTTP/1.0\r\nHost: h\r\nConnection: upgrade\r\n\r\n", 0, RHP_GET, "/", NULL, "h",
@@ -124,52 +123,52 @@ static const struct vcase valid[] = {
      RHP_ORIGIN, 1, 0, 0, RHP_BODY_NONE, 0, 2},
     {"GET / HTTP/1.1\r\nHost: a\r\nConnection: Upgrade, CLOSE\r\n\r\n", 0, RHP_GET, "/", NULL, "a",
      RHP_ORIGIN, 1, 0, 0, RHP_BODY_NONE, 0, 2},
-    {"GET / HTTP/1.1\r\nHost: a\r\nConnection: ,, keep-alive ,\r\n\r\n", 0, RHP_GET, "/", NULL,
-     "a", RHP_ORIGIN, 1, 1, 0, RHP_BODY_NONE, 0, 2},
+    {"GET / HTTP/1.1\r\nHost: a\r\nConnection: ,, keep-alive ,\r\n\r\n", 0, RHP_GET, "/", NULL, "a",
+     RHP_ORIGIN, 1, 1, 0, RHP_BODY_NONE, 0, 2},
     {"GET / HTTP/1.1\r\nConnection: x\r\nHost: a\r\nconnection: close\r\n\r\n", 0, RHP_GET, "/",
      NULL, "a", RHP_ORIGIN, 1, 0, 0, RHP_BODY_NONE, 0, 3},
     /* 1.x, x > 1: processed as 1.1 (RFC 9110 2.5) */
     {"GET / HTTP/1.9\r\nHost: a\r\n\r\n", 0, RHP_GET, "/", NULL, "a", RHP_ORIGIN, 1, 1, 0,
      RHP_BODY_NONE, 0, 1},
     /* framing */
-    {"POST /f HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\nhello", 45, RHP_POST, "/f", NULL,
-     "a", RHP_ORIGIN, 1, 1, 0, RHP_BODY_LENGTH, 5, 2},
+    {"POST /f HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\nhello", 48, RHP_POST, "/f", NULL, "a",
+     RHP_ORIGIN, 1, 1, 0, RHP_BODY_LENGTH, 5, 2},
     {"POST / HTTP/1.1\r\nHost: a\r\ncontent-length: 5, 5\r\n\r\n", 0, RHP_POST, "/", NULL, "a",
      RHP_ORIGIN, 1, 1, 0, RHP_BODY_LENGTH, 5, 2},
-    {"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 7\r\nCONTENT-LENGTH: 007\r\n\r\n", 0,
-     RHP_POST, "/", NULL, "a", RHP_ORIGIN, 1, 1, 0, RHP_BODY_LENGTH, 7, 3},
+    {"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 7\r\nCONTENT-LENGTH: 007\r\n\r\n", 0, RHP_POST,
+     "/", NULL, "a", RHP_ORIGIN, 1, 1, 0, RHP_BODY_LENGTH, 7, 3},
     {"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\n\r\n", 0, RHP_POST, "/", NULL, "a",
      RHP_ORIGIN, 1, 1, 0, RHP_BODY_NONE, 0, 2},
-    {"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1048576\r\n\r\n", 0, RHP_POST, "/", NULL,
-     "a", RHP_ORIGIN, 1, 1, 0, RHP_BODY_LENGTH, 1048576, 2},
-    {"POST / HTTP/1.0\r\nContent-Length: 3\r\n\r\n", 0, RHP_POST, "/", NULL, NULL, RHP_ORIGIN, 0,
-     0, 0, RHP_BODY_LENGTH, 3, 1},
+    {"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1048576\r\n\r\n", 0, RHP_POST, "/", NULL, "a",
+     RHP_ORIGIN, 1, 1, 0, RHP_BODY_LENGTH, 1048576, 2},
+    {"POST / HTTP/1.0\r\nContent-Length: 3\r\n\r\n", 0, RHP_POST, "/", NULL, NULL, RHP_ORIGIN, 0, 0,
+     0, RHP_BODY_LENGTH, 3, 1},
     {"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n", 0, RHP_POST, "/", NULL,
      "a", RHP_ORIGIN, 1, 1, 0, RHP_BODY_CHUNKED, 0, 2},
-    {"POST / HTTP/1.1\r\nHost: a\r\ntransfer-encoding: , CHUNKED \r\n\r\n", 0, RHP_POST, "/",
-     NULL, "a", RHP_ORIGIN, 1, 1, 0, RHP_BODY_CHUNKED, 0, 2},
+    {"POST / HTTP/1.1\r\nHost: a\r\ntransfer-encoding: , CHUNKED \r\n\r\n", 0, RHP_POST, "/", NULL,
+     "a", RHP_ORIGIN, 1, 1, 0, RHP_BODY_CHUNKED, 0, 2},
     {"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding:\r\nTransfer-Encoding: chunked\r\n\r\n", 0,
      RHP_POST, "/", NULL, "a", RHP_ORIGIN, 1, 1, 0, RHP_BODY_CHUNKED, 0, 3},
     /* Expect */
-    {"PUT /x HTTP/1.1\r\nHost: a\r\nExpect: 100-Continue\r\nContent-Length: 1\r\n\r\n", 0,
-     RHP_PUT, "/x", NULL, "a", RHP_ORIGIN, 1, 1, 1, RHP_BODY_LENGTH, 1, 3},
-    {"PUT /x HTTP/1.0\r\nExpect: 100-continue\r\n\r\n", 0, RHP_PUT, "/x", NULL, NULL, RHP_ORIGIN,
-     0, 0, 0, RHP_BODY_NONE, 0, 1},
+    {"PUT /x HTTP/1.1\r\nHost: a\r\nExpect: 100-Continue\r\nContent-Length: 1\r\n\r\n", 0, RHP_PUT,
+     "/x", NULL, "a", RHP_ORIGIN, 1, 1, 1, RHP_BODY_LENGTH, 1, 3},
+    {"PUT /x HTTP/1.0\r\nExpect: 100-continue\r\n\r\n", 0, RHP_PUT, "/x", NULL, NULL, RHP_ORIGIN, 0,
+     0, 0, RHP_BODY_NONE, 0, 1},
     {"GET / HTTP/1.1\r\nHost: a\r\nExpect: something-else\r\n\r\n", 0, RHP_GET, "/", NULL, "a",
      RHP_ORIGIN, 1, 1, 0, RHP_BODY_NONE, 0, 2},
     /* target forms */
     {"GET http://Example.com:81/p?q HTTP/1.1\r\nHost: other\r\n\r\n", 0, RHP_GET, "/p", "q",
      "Example.com:81", RHP_ABSOLUTE, 1, 1, 0, RHP_BODY_NONE, 0, 1},
-    {"GET HTTPS://h HTTP/1.1\r\nHost: h\r\n\r\n", 0, RHP_GET, "/", NULL, "h", RHP_ABSOLUTE, 1, 1,
-     0, RHP_BODY_NONE, 0, 1},
-    {"GET http://h?x HTTP/1.1\r\nHost: h\r\n\r\n", 0, RHP_GET, "/", "x", "h", RHP_ABSOLUTE, 1, 1,
-     0, RHP_BODY_NONE, 0, 1},
-    {"GET http://[::1]:8080/a HTTP/1.0\r\n\r\n", 0, RHP_GET, "/a", NULL, "[::1]:8080",
-     RHP_ABSOLUTE, 0, 0, 0, RHP_BODY_NONE, 0, 0},
-    {"OPTIONS * HTTP/1.1\r\nHost: a\r\n\r\n", 0, RHP_OPTIONS, "*", NULL, "a", RHP_ASTERISK, 1, 1,
-     0, RHP_BODY_NONE, 0, 1},
-    {"OPTIONS /x HTTP/1.1\r\nHost: a\r\n\r\n", 0, RHP_OPTIONS, "/x", NULL, "a", RHP_ORIGIN, 1, 1,
-     0, RHP_BODY_NONE, 0, 1},
+    {"GET HTTPS://h HTTP/1.1\r\nHost: h\r\n\r\n", 0, RHP_GET, "/", NULL, "h", RHP_ABSOLUTE, 1, 1, 0,
+     RHP_BODY_NONE, 0, 1},
+    {"GET http://h?x HTTP/1.1\r\nHost: h\r\n\r\n", 0, RHP_GET, "/", "x", "h", RHP_ABSOLUTE, 1, 1, 0,
+     RHP_BODY_NONE, 0, 1},
+    {"GET http://[::1]:8080/a HTTP/1.0\r\n\r\n", 0, RHP_GET, "/a", NULL, "[::1]:8080", RHP_ABSOLUTE,
+     0, 0, 0, RHP_BODY_NONE, 0, 0},
+    {"OPTIONS * HTTP/1.1\r\nHost: a\r\n\r\n", 0, RHP_OPTIONS, "*", NULL, "a", RHP_ASTERISK, 1, 1, 0,
+     RHP_BODY_NONE, 0, 1},
+    {"OPTIONS /x HTTP/1.1\r\nHost: a\r\n\r\n", 0, RHP_OPTIONS, "/x", NULL, "a", RHP_ORIGIN, 1, 1, 0,
+     RHP_BODY_NONE, 0, 1},
     {"CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n", 0, RHP_CONNECT, NULL,
      NULL, "example.com:443", RHP_AUTHORITY, 1, 1, 0, RHP_BODY_NONE, 0, 1},
     {"CONNECT [::1]:443 HTTP/1.1\r\nHost: x\r\n\r\n", 0, RHP_CONNECT, NULL, NULL, "[::1]:443",
@@ -196,7 +195,7 @@ static const struct vcase valid[] = {
     {"\r\n\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n", 0, RHP_GET, "/", NULL, "a", RHP_ORIGIN, 1, 1, 0,
      RHP_BODY_NONE, 0, 1},
     /* pipelined: the head of the first only */
-    {"GET /1 HTTP/1.1\r\nHost: a\r\n\r\nGET /2 HTTP/1.1\r\nHost: a\r\n\r\n", 27, RHP_GET, "/1",
+    {"GET /1 HTTP/1.1\r\nHost: a\r\n\r\nGET /2 HTTP/1.1\r\nHost: a\r\n\r\n", 28, RHP_GET, "/1",
      NULL, "a", RHP_ORIGIN, 1, 1, 0, RHP_BODY_NONE, 0, 1},
     {"GET /~user/%20x!$&'()*+,;=:@-._ HTTP/1.1\r\nHost: a\r\n\r\n", 0, RHP_GET,
      "/~user/%20x!$&'()*+,;=:@-._", NULL, "a", RHP_ORIGIN, 1, 1, 0, RHP_BODY_NONE, 0, 1},
@@ -337,7 +336,7 @@ static const struct rcase reject[] = {
     {"CONNECT :80" H11 "\r\n", RHP_EBAD, "invalid authority-form"},
     {"CONNECT h:8x" H11 "\r\n", RHP_EBAD, "invalid authority-form"},
     {"CONNECT u@h:80" H11 "\r\n", RHP_EBAD, "invalid authority-form"},
-    {"CONNECT *" H11 "\r\n", RHP_EBAD, "invalid authority-form"},
+    {"CONNECT *" H11 "\r\n", RHP_EBAD, "asterisk-form needs OPTIONS"},
     /* line endings */
     {"GET / HTTP/1.1\nHost: a\r\n\r\n", RHP_EBAD, "bare LF"},
     {"GET / HTTP/1.1\r\nHost: a\n\r\n", RHP_EBAD, "bare LF"},
@@ -411,8 +410,7 @@ static const struct rcase reject[] = {
      "unsupported transfer coding"},
     {"POST /" H11 "Transfer-Encoding: x;q=\"a,b\", chunked\r\n\r\n", RHP_ENOTIMPL,
      "unsupported transfer coding"},
-    {"POST /" H11 "Transfer-Encoding: chunked, chunked\r\n\r\n", RHP_EBAD,
-     "chunked applied twice"},
+    {"POST /" H11 "Transfer-Encoding: chunked, chunked\r\n\r\n", RHP_EBAD, "chunked applied twice"},
     {"POST /" H11 "Transfer-Encoding: chunked\r\nTransfer-Encoding: Chunked\r\n\r\n", RHP_EBAD,
      "chunked applied twice"},
     {"POST /" H11 "Transfer-Encoding: chunked;x=1\r\n\r\n", RHP_EBAD, "invalid Transfer-Encoding"},
@@ -421,8 +419,7 @@ static const struct rcase reject[] = {
      "invalid Transfer-Encoding"},
     {"POST /" H11 "Transfer-Encoding: x;q=\"a, chunked\r\n\r\n", RHP_EBAD,
      "invalid Transfer-Encoding"},
-    {"POST /" H11 "Transfer-Encoding: \"chunked\"\r\n\r\n", RHP_EBAD,
-     "invalid Transfer-Encoding"},
+    {"POST /" H11 "Transfer-Encoding: \"chunked\"\r\n\r\n", RHP_EBAD, "invalid Transfer-Encoding"},
     {"POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n", RHP_EBAD,
      "Transfer-Encoding in HTTP/1.0"},
     /* Connection */
@@ -436,13 +433,19 @@ static const struct rcase *reject_case(size_t i, char *tmp, size_t cap, size_t *
     const struct rcase *c = &reject[i];
     /* the table strings may hold a NUL: the length is up to "\r\n\r\n" */
     const char *e = c->req;
-    for (;;) {
-        e = memchr(e, '\r', 4096);
-        if (memcmp(e, "\r\n\r\n", 4) == 0)
-            break;
+    while (*e == '\r' || *e == '\n')
         e++;
+    /* ... or, for rows without one, to the terminating NUL (which follows
+     * a '\n' there, unlike the NULs inside some rows) */
+    for (;; e++) {
+        if (e[0] == '\r' && e[1] == '\n' && e[2] == '\r' && e[3] == '\n') {
+            e += 4;
+            break;
+        }
+        if (e[0] == '\0' && e[-1] == '\n')
+            break;
     }
-    *len = (size_t)(e + 4 - c->req);
+    *len = (size_t)(e - c->req);
     T_ASSERT(*len < cap);
     memcpy(tmp, c->req, *len);
     return c;
@@ -458,13 +461,12 @@ T_CASE(http_parse_reject, 0)
         size_t len;
         const struct rcase *c = reject_case(i, tmp, sizeof(tmp), &len);
         for (int k = -1; k < ni; k++) {
-            int r = k < 0 ? rhp_parse(tmp, len, 0, &lim_std, &q, hdrs)
-                          : rhp_parse_with((enum rhp_impl)impls[k], tmp, len, 0, &lim_std, &q,
-                                           hdrs);
+            int r = k < 0
+                        ? rhp_parse(tmp, len, 0, &lim_std, &q, hdrs)
+                        : rhp_parse_with((enum rhp_impl)impls[k], tmp, len, 0, &lim_std, &q, hdrs);
             if (r != c->status || !q.error || strcmp(q.error, c->error) != 0) {
                 t_show("reject case", tmp, len, k < 0 ? -1 : impls[k]);
-                T_FAIL("got %d (%s), want %d (%s)", r, r < 0 ? q.error : "-", c->status,
-                       c->error);
+                T_FAIL("got %d (%s), want %d (%s)", r, r < 0 ? q.error : "-", c->status, c->error);
             }
         }
     }
@@ -499,6 +501,18 @@ T_CASE(http_parse_limits, 0)
         T_EQ(rhp_parse_with(im, buf, first - 1, 0, &lim, &q, hdrs), 0);
         T_EQ(rhp_parse_with(im, buf, first, 0, &lim, &q, hdrs), RHP_EURI);
         T_EQ(rhp_parse_with(im, buf, first, first - 1, &lim, &q, hdrs), RHP_EURI);
+
+        /* a request-line that cannot fit in max_head because of its target: 414 */
+        struct rhp_limits wide = lim;
+        wide.max_target = lim.max_head;
+        n = (size_t)sprintf(buf, "GET /");
+        memset(buf + n, 'a', 9000);
+        n += 9000;
+        n += (size_t)sprintf(buf + n, " HTTP/1.1\r\nHost: a\r\n\r\n");
+        T_EQ(rhp_parse_with(im, buf, n, 0, &wide, &q, hdrs), RHP_EURI);
+        T_EQ(rhp_parse_with(im, buf, wide.max_head - 1, 0, &wide, &q, hdrs), 0);
+        T_EQ(rhp_parse_with(im, buf, wide.max_head, 0, &wide, &q, hdrs), RHP_EURI);
+        T_EQ(rhp_parse_with(im, buf, n, 100, &wide, &q, hdrs), RHP_EURI);
 
         /* max_headers fields: fine; one more: 431 */
         n = (size_t)sprintf(buf, "GET / HTTP/1.1\r\nHost: a\r\n");
@@ -564,8 +578,7 @@ T_CASE(http_parse_early, 0)
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         size_t n = strlen(cases[i].req);
         for (int k = 0; k < ni; k++) {
-            int r = rhp_parse_with((enum rhp_impl)impls[k], cases[i].req, n, 0, &lim_std, &q,
-                                   hdrs);
+            int r = rhp_parse_with((enum rhp_impl)impls[k], cases[i].req, n, 0, &lim_std, &q, hdrs);
             if (r != cases[i].status) {
                 t_show("early case", cases[i].req, n, impls[k]);
                 T_FAIL("got %d, want %d", r, cases[i].status);
@@ -582,8 +595,7 @@ T_CASE(http_parse_early, 0)
 /* Every split into two calls, three calls, and a 1-byte trickle give the
  * one-shot answer; a prefix may only answer "incomplete" or that same
  * error. */
-static void check_splits(enum rhp_impl im, const char *buf, size_t n,
-                         const struct rhp_limits *lim)
+static void check_splits(enum rhp_impl im, const char *buf, size_t n, const struct rhp_limits *lim)
 {
     struct rhp_header h1[MAXH], h2[MAXH];
     struct rhp_request one, q;
@@ -650,8 +662,8 @@ T_CASE(http_parse_incremental, 0)
             check_splits(im, tmp, len, &lim_std);
         }
         /* small limits, so 414 and 431 happen within these requests */
-        struct rhp_limits small = {.max_head = 60, .max_headers = 2, .max_target = 8,
-                                   .max_body = 10};
+        struct rhp_limits small = {
+            .max_head = 60, .max_headers = 2, .max_target = 8, .max_body = 10};
         for (size_t i = 0; i < sizeof(valid) / sizeof(valid[0]); i++)
             check_splits(im, valid[i].req, strlen(valid[i].req), &small);
         for (size_t i = 0; i < sizeof(reject) / sizeof(reject[0]); i++) {
@@ -669,42 +681,45 @@ static double now_ns(void)
     return ts.tv_sec * 1e9 + ts.tv_nsec;
 }
 
-/* A 1-byte trickle over an 8 KiB head costs O(n): compare it with 8 one-
- * shot parses of the whole head per KiB (a quadratic rescan would be ~500
- * times that). */
+/* A 1-byte trickle over an 8 KiB head costs O(n): the best of 3 trickles
+ * must stay under 200 one-shot parses of the whole head (a rescan from
+ * the start on each call would cost about 4000). */
 T_CASE(http_parse_trickle_linear, 0)
 {
     int impls[RHP_IMPL_COUNT], ni = nimpls(impls);
     static char buf[8192];
     struct rhp_limits lim = lim_std;
     lim.max_head = sizeof(buf);
-    struct rhp_header hdrs[MAXH];
+    lim.max_headers = 256;
+    struct rhp_header many[256];
     struct rhp_request q;
     size_t n = (size_t)sprintf(buf, "GET /trickle HTTP/1.1\r\nHost: a\r\n");
     for (int i = 0; n < sizeof(buf) - 200; i++)
         n += (size_t)sprintf(buf + n, "X-%d: %0120d\r\n", i, i);
     n += (size_t)sprintf(buf + n, "\r\n");
-    lim.max_headers = MAXH;
-    struct rhp_header many[256];
-    lim.max_headers = 256;
-    (void)hdrs;
     for (int k = 0; k < ni; k++) {
         enum rhp_impl im = (enum rhp_impl)impls[k];
-        double t0 = now_ns();
-        int r = 0;
-        for (size_t len = 1; len <= n; len++) {
-            r = rhp_parse_with(im, buf, len, len - 1, &lim, &q, many);
-            if (r != 0)
-                break;
+        double best = 1e18, oneshot = 1e18;
+        for (int run = 0; run < 3; run++) {
+            double t0 = now_ns();
+            int r = 0;
+            for (size_t len = 1; len <= n; len++) {
+                r = rhp_parse_with(im, buf, len, len - 1, &lim, &q, many);
+                if (r != 0)
+                    break;
+            }
+            double t1 = now_ns();
+            T_EQ(r, (int)n);
+            for (int i = 0; i < 16; i++)
+                T_EQ(rhp_parse_with(im, buf, n, 0, &lim, &q, many), (int)n);
+            double t2 = now_ns();
+            if (t1 - t0 < best)
+                best = t1 - t0;
+            if ((t2 - t1) / 16 < oneshot)
+                oneshot = (t2 - t1) / 16;
         }
-        double t1 = now_ns();
-        T_EQ(r, (int)n);
-        for (int i = 0; i < 64; i++)
-            T_EQ(rhp_parse_with(im, buf, n, 0, &lim, &q, many), (int)n);
-        double t2 = now_ns();
-        double trickle = t1 - t0, oneshot = (t2 - t1) / 64;
-        if (trickle > 64 * oneshot + 2e6)
-            T_FAIL("[%s] trickle %.0f ns vs one-shot %.0f ns: not linear", impl_name[im], trickle,
+        if (best > 200 * oneshot + 1e6)
+            T_FAIL("[%s] trickle %.0f ns vs one-shot %.0f ns: not linear", impl_name[im], best,
                    oneshot);
     }
 }
@@ -715,8 +730,8 @@ T_CASE(http_parse_guard_page, 0)
 {
     int impls[RHP_IMPL_COUNT], ni = nimpls(impls);
     long pg = sysconf(_SC_PAGESIZE);
-    char *map = mmap(NULL, (size_t)pg * 2, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
-                     -1, 0);
+    char *map =
+        mmap(NULL, (size_t)pg * 2, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     T_ASSERT(map != MAP_FAILED);
     T_ASSERT(mprotect(map + pg, (size_t)pg, PROT_NONE) == 0);
     char *edge = map + pg;
@@ -744,10 +759,9 @@ T_CASE(http_parse_guard_page, 0)
                 struct rhp_header h2[MAXH];
                 int r = rhp_parse_with((enum rhp_impl)impls[k], b, len, 0, &lim_std, &q2, h2);
                 T_ASSERT(same_result(b, r, &q2, b, r0, &q));
-                if (len > 2 && rhp_parse_with((enum rhp_impl)impls[k], b, len - 2, 0, &lim_std,
-                                              &q2, h2) == 0) {
-                    r = rhp_parse_with((enum rhp_impl)impls[k], b, len, len - 2, &lim_std, &q2,
-                                       h2);
+                if (len > 2 && rhp_parse_with((enum rhp_impl)impls[k], b, len - 2, 0, &lim_std, &q2,
+                                              h2) == 0) {
+                    r = rhp_parse_with((enum rhp_impl)impls[k], b, len, len - 2, &lim_std, &q2, h2);
                     T_ASSERT(same_result(b, r, &q2, b, r0, &q));
                 }
             }
@@ -766,7 +780,7 @@ T_CASE(http_parse_guard_page, 0)
                 if (len > 5)
                     memset(b + 5, 'a', len - 5);
                 break;
-            case 2: /* field name */
+            case 2:   /* field name */
             case 3: { /* field value */
                 const char *pre = cls == 2 ? "GET / HTTP/1.1\r\n" : "GET / HTTP/1.1\r\nX:";
                 size_t pl = strlen(pre);
@@ -831,7 +845,9 @@ T_CASE(http_parse_byte_classes, 0)
                 int r0 = rhp_parse_with(RHP_IMPL_SCALAR, buf, n, 0, &lim_std, &q0, h0);
                 /* the scalar classes themselves */
                 int ok;
-                if (part == 0 || part == 2)
+                if (part == 2 && b == ':')
+                    ok = pos > 0; /* "N:NNN: v" is a field named N */
+                else if (part == 0 || part == 2)
                     ok = (b >= '0' && b <= '9') || ((b | 0x20) >= 'a' && (b | 0x20) <= 'z') ||
                          (b && strchr("!#$%&'*+-.^_`|~", b));
                 else if (part == 1)
@@ -855,11 +871,18 @@ T_CASE(http_parse_byte_classes, 0)
     }
 }
 
-static const char *const gen_methods[] = {"GET", "POST", "HEAD", "PUT", "DELETE", "OPTIONS",
-                                          "CONNECT", "PATCH", "TRACE", "M-SEARCH", "get"};
+static const char *const gen_methods[] = {"GET",    "POST",     "HEAD",    "PUT",
+                                          "DELETE", "OPTIONS",  "CONNECT", "PATCH",
+                                          "TRACE",  "M-SEARCH", "get"};
 static const char *const gen_targets[] = {
-    "/", "/plaintext", "/a/b/c?x=1&y=2", "*", "http://h.example/p?q", "HTTPS://h:1",
-    "h.example:443", "/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa?q",
+    "/",
+    "/plaintext",
+    "/a/b/c?x=1&y=2",
+    "*",
+    "http://h.example/p?q",
+    "HTTPS://h:1",
+    "h.example:443",
+    "/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa?q",
     "http://u@h/"};
 static const char *const gen_fields[] = {
     "Host: localhost",
@@ -898,15 +921,32 @@ static size_t gen_request(uint64_t *rs, char *buf, size_t cap)
     } while (0)
     if (t_rand(rs) % 16 == 0)
         PUT("\r\n");
-    PUT(gen_methods[t_rand(rs) % (sizeof(gen_methods) / sizeof(gen_methods[0]))]);
+    /* mostly coherent requests (so that many parse), sometimes any mix */
+    int mix = t_rand(rs) % 4 == 0;
+    size_t mi = t_rand(rs) % (sizeof(gen_methods) / sizeof(gen_methods[0]));
+    size_t ti = t_rand(rs) % (sizeof(gen_targets) / sizeof(gen_targets[0]));
+    if (!mix) {
+        if (mi == 6) /* CONNECT */
+            ti = 6;
+        else if (ti == 3 || ti == 6 || ti == 8)
+            ti = mi == 5 && ti == 3 ? 3 : 7;
+    }
+    PUT(gen_methods[mi]);
     PUT(" ");
-    PUT(gen_targets[t_rand(rs) % (sizeof(gen_targets) / sizeof(gen_targets[0]))]);
+    PUT(gen_targets[ti]);
     PUT(" ");
-    PUT(gen_versions[t_rand(rs) % 8 < 5 ? 0 : t_rand(rs) % 4]);
+    PUT(gen_versions[t_rand(rs) % 8 < 6 ? 0 : t_rand(rs) % 4]);
     PUT("\r\n");
     int nf = (int)(t_rand(rs) % 10);
+    if (!mix)
+        PUT("Host: h\r\n");
     for (int i = 0; i < nf; i++) {
-        PUT(gen_fields[t_rand(rs) % (sizeof(gen_fields) / sizeof(gen_fields[0]))]);
+        size_t fi = t_rand(rs) % (sizeof(gen_fields) / sizeof(gen_fields[0]));
+        if (!mix && fi < 2)
+            fi = 13; /* no second Host */
+        if (!mix && fi >= 6 && fi <= 12 && t_rand(rs) % 4)
+            fi = 2 + t_rand(rs) % 4; /* framing fields, but not too often */
+        PUT(gen_fields[fi]);
         PUT("\r\n");
     }
     PUT("\r\n");
@@ -920,7 +960,7 @@ static size_t mutate(uint64_t *rs, char *buf, size_t n, size_t cap)
 {
     static const char special[] = {'\r', '\n', '\0', ' ', '\t', (char)0x80, (char)0xff, ':',
                                    ',',  ';',  '"',  '/', '?',  '@',        0x7f,       0x01};
-    int nm = (int)(t_rand(rs) % 4);
+    int nm = t_rand(rs) % 2 ? 0 : (int)(t_rand(rs) % 4);
     for (int i = 0; i < nm; i++) {
         uint64_t r = t_rand(rs);
         size_t at = n ? (size_t)(r >> 8) % n : 0;
@@ -964,8 +1004,8 @@ T_CASE(http_parse_simd_agree, T_SLOW)
     static char buf[4096];
     struct rhp_header h0[MAXH], h1[MAXH];
     struct rhp_request q0, q1;
-    struct rhp_limits lims[2] = {lim_std, {.max_head = 120, .max_headers = 3, .max_target = 20,
-                                           .max_body = 4}};
+    struct rhp_limits lims[2] = {
+        lim_std, {.max_head = 120, .max_headers = 3, .max_target = 20, .max_body = 4}};
     long counts[3] = {0, 0, 0};
     for (int it = 0; it < 200000; it++) {
         size_t n = gen_request(&rs, buf, sizeof(buf));
@@ -996,6 +1036,8 @@ T_CASE(http_parse_simd_agree, T_SLOW)
         }
     }
     /* the corpus must exercise all three outcomes */
+    fprintf(stderr, "  complete %ld, incomplete %ld, rejected %ld\n", counts[0], counts[1],
+            counts[2]);
     T_ASSERT(counts[0] > 20000 && counts[1] > 5000 && counts[2] > 20000);
 }
 
@@ -1011,8 +1053,7 @@ struct ccase {
 static const struct ccase chunked[] = {
     {"5\r\nhello\r\n0\r\n\r\n", RHP_CHUNK_DONE, "hello", 0},
     {"5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n", RHP_CHUNK_DONE, "hello world", 0},
-    {"A\r\n0123456789\r\na\r\nabcdefghij\r\n0\r\n\r\n", RHP_CHUNK_DONE,
-     "0123456789abcdefghij", 0},
+    {"A\r\n0123456789\r\na\r\nabcdefghij\r\n0\r\n\r\n", RHP_CHUNK_DONE, "0123456789abcdefghij", 0},
     {"0\r\n\r\n", RHP_CHUNK_DONE, "", 0},
     {"000\r\n\r\n", RHP_CHUNK_DONE, "", 0},
     {"0\r\n\r\nGET / HTTP/1.1\r\n", RHP_CHUNK_DONE, "", 16},
@@ -1065,8 +1106,7 @@ static const struct ccase chunked[] = {
 /* Decode `in` in pieces cut at `cuts` (ascending, 0-terminated list or
  * NULL) and return the final status, the data and the bytes consumed. */
 static int decode_pieces(const char *in, size_t n, const size_t *cuts, size_t ncuts,
-                         const struct rhp_limits *lim, char *out, size_t *out_len,
-                         size_t *consumed)
+                         const struct rhp_limits *lim, char *out, size_t *out_len, size_t *consumed)
 {
     struct rhp_chunked c;
     rhp_chunked_init(&c);
@@ -1107,8 +1147,7 @@ static void check_chunked(const struct ccase *cc, const size_t *cuts, size_t ncu
     int r = decode_pieces(cc->in, n, cuts, ncuts, &lim_std, out, &ol, &used);
     if (r != cc->status) {
         t_show("chunked", cc->in, n, -1);
-        T_FAIL("got %d, want %d (cuts %zu, first %zu)", r, cc->status, ncuts,
-               ncuts ? cuts[0] : 0);
+        T_FAIL("got %d, want %d (cuts %zu, first %zu)", r, cc->status, ncuts, ncuts ? cuts[0] : 0);
     }
     if (cc->body) {
         T_ASSERT(ol == strlen(cc->body) && memcmp(out, cc->body, ol) == 0);

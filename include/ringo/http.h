@@ -205,16 +205,16 @@ ringo_http_req *ringo_http_resp_req(ringo_http_resp *resp);
 #define RINGO_HTTP_LATENCY_BUCKETS 16 /* upper bounds 2^k * 8 µs, k = 0..15, then +Inf */
 
 typedef struct ringo_http_stats {
-    uint64_t requests;          /* requests answered (any status) */
-    uint64_t by_class[6];       /* [1]..[5]: 1xx..5xx */
-    uint64_t status_400, status_404, status_408, status_413, status_414, status_431,
-        status_501, status_505;
+    uint64_t requests;    /* requests answered (any status) */
+    uint64_t by_class[6]; /* [1]..[5]: 1xx..5xx */
+    uint64_t status_400, status_404, status_408, status_413, status_414, status_431, status_501,
+        status_505;
     uint64_t bytes_in, bytes_out;
-    uint64_t conns_open;        /* currently open */
-    uint64_t conns_accepted;    /* in all */
-    uint64_t conns_refused;     /* closed at once by max_conns / max_conns_per_ip */
-    uint64_t parse_errors;      /* requests rejected by the parser */
-    uint64_t timeouts;          /* header, read, write timeouts */
+    uint64_t conns_open;     /* currently open */
+    uint64_t conns_accepted; /* in all */
+    uint64_t conns_refused;  /* closed at once by max_conns / max_conns_per_ip */
+    uint64_t parse_errors;   /* requests rejected by the parser */
+    uint64_t timeouts;       /* header, read, write timeouts */
     uint64_t latency[RINGO_HTTP_LATENCY_BUCKETS + 1]; /* head parsed -> response queued */
     uint64_t latency_sum_ns;
 } ringo_http_stats;

@@ -11,12 +11,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "http/http_int.h"
 
-#define OWN_SLACK   (16 * 1024) /* room after a head for a chunked body's framing */
-#define MAX_HEADERS 256         /* bound of the header array on the stack */
-#define OUT_STACK   4096        /* output bytes queued on the stack before growing */
+#define OWN_SLACK      (16 * 1024)        /* room after a head for a chunked body's framing */
+#define MAX_HEADERS    256                /* bound of the header array on the stack */
+#define OUT_STACK      4096               /* output bytes queued on the stack before growing */
+#define LINGER_NS      (5 * 1000000000LL) /* drain at most this long after an early answer */
+#define LINGER_READ_NS (1000000000LL)     /* ... and stop after a second of silence */
 
 static int64_t min_deadline(int64_t a, int64_t b)
 {
@@ -173,15 +176,32 @@ void rh_count_status(struct rh_conn *c, int status)
         rh_stat_add(w, RH_STAT(by_class) + (size_t)(status / 100), 1);
     size_t idx = 0;
     switch (status) {
-    case 400: idx = RH_STAT(status_400); break;
-    case 404: idx = RH_STAT(status_404); break;
-    case 408: idx = RH_STAT(status_408); break;
-    case 413: idx = RH_STAT(status_413); break;
-    case 414: idx = RH_STAT(status_414); break;
-    case 431: idx = RH_STAT(status_431); break;
-    case 501: idx = RH_STAT(status_501); break;
-    case 505: idx = RH_STAT(status_505); break;
-    default: return;
+    case 400:
+        idx = RH_STAT(status_400);
+        break;
+    case 404:
+        idx = RH_STAT(status_404);
+        break;
+    case 408:
+        idx = RH_STAT(status_408);
+        break;
+    case 413:
+        idx = RH_STAT(status_413);
+        break;
+    case 414:
+        idx = RH_STAT(status_414);
+        break;
+    case 431:
+        idx = RH_STAT(status_431);
+        break;
+    case 501:
+        idx = RH_STAT(status_501);
+        break;
+    case 505:
+        idx = RH_STAT(status_505);
+        break;
+    default:
+        return;
     }
     rh_stat_add(w, idx, 1);
 }
@@ -191,8 +211,8 @@ int rh_send_error(struct rh_conn *c, int status, const char *why)
     char line[64];
     size_t sl = rh_status_line(status, line);
     char body[256];
-    int bl = snprintf(body, sizeof(body), "%d %s%s%s\n", status, rh_reason(status),
-                      why ? ": " : "", why ? why : "");
+    int bl = snprintf(body, sizeof(body), "%d %s%s%s\n", status, rh_reason(status), why ? ": " : "",
+                      why ? why : "");
     if (bl < 0 || (size_t)bl >= sizeof(body))
         bl = (int)sizeof(body) - 1;
     rh_date_refresh(c->s, c->w);
@@ -202,6 +222,7 @@ int rh_send_error(struct rh_conn *c, int status, const char *why)
                       "Content-Length: %d\r\nConnection: close\r\n\r\n",
                       (int)sl, line, (int)c->w->date_len, c->w->date_line, bl);
     c->closing = true;
+    c->linger = true; /* the client may be sending the rest of the request */
     rh_count_status(c, status);
     if (hl < 0 || (size_t)hl >= sizeof(head) || rh_queue(c, head, (size_t)hl) < 0 ||
         rh_queue(c, body, (size_t)bl) < 0)
@@ -331,8 +352,8 @@ ssize_t ringo_http_body_read(ringo_http_req *req, void *buf, size_t len, int64_t
             size_t used;
             const char *data;
             size_t dlen;
-            int rc = rhp_chunked_decode(&req->chunk, &s->lim, c->win + c->start,
-                                        c->end - c->start, &used, &data, &dlen);
+            int rc = rhp_chunked_decode(&req->chunk, &s->lim, c->win + c->start, c->end - c->start,
+                                        &used, &data, &dlen);
             c->start += used;
             if (rc == RHP_CHUNK_DATA) {
                 size_t n = len < dlen ? len : dlen;
@@ -391,9 +412,8 @@ static int route_and_run(ringo_http_req *req, ringo_http_resp *resp)
     struct rh_conn *c = req->c;
     char allow[128];
     bool known = false;
-    const struct rh_route *rt =
-        rh_route_find(c->s, req->r.path, req->r.path_len, req->r.method, req->r.method_len,
-                      &known, allow, sizeof(allow));
+    const struct rh_route *rt = rh_route_find(c->s, req->r.path, req->r.path_len, req->r.method,
+                                              req->r.method_len, &known, allow, sizeof(allow));
     if (rt)
         return rt->handler(req, resp, rt->arg);
     if (known) {
@@ -411,8 +431,8 @@ static void handle(struct rh_conn *c, ringo_http_req *req, int head_len)
     ringo_http_server *s = c->s;
     req->c = c;
     req->body_left = req->r.body == RHP_BODY_LENGTH ? req->r.content_length : 0;
-    req->body_done = req->r.body == RHP_BODY_NONE || (req->r.body == RHP_BODY_LENGTH &&
-                                                      req->body_left == 0);
+    req->body_done =
+        req->r.body == RHP_BODY_NONE || (req->r.body == RHP_BODY_LENGTH && req->body_left == 0);
     if (req->r.body == RHP_BODY_CHUNKED)
         rhp_chunked_init(&req->chunk);
     c->start += (size_t)head_len;
@@ -424,8 +444,8 @@ static void handle(struct rh_conn *c, ringo_http_req *req, int head_len)
         c->closing = true;
 
     char hdrbuf[512];
-    ringo_http_resp resp = {.c = c, .req = req, .status = 200, .hdr = hdrbuf,
-                            .hdr_cap = sizeof(hdrbuf)};
+    ringo_http_resp resp = {
+        .c = c, .req = req, .status = 200, .hdr = hdrbuf, .hdr_cap = sizeof(hdrbuf)};
     int hr = route_and_run(req, &resp);
     if (req->body_err && !resp.head_sent) {
         rh_resp_reset(&resp);
@@ -446,14 +466,15 @@ static void handle(struct rh_conn *c, ringo_http_req *req, int head_len)
         rh_count_status(c, resp.status);
     }
     rh_resp_free(&resp);
-    if (!req->body_done && !c->dead && !c->closing) {
-        /* A client that asked "Expect: 100-continue" and got a final
-         * answer instead may or may not send the body: closing is the
-         * only way to stay in sync. */
-        if (req->r.expect_continue && !req->continue_sent)
+    if (!req->body_done && !c->dead) {
+        /* emit_head decided: skip a small remainder, or close (and, as the
+         * client may still be sending, drain first) */
+        if (c->closing || (req->r.expect_continue && !req->continue_sent)) {
             c->closing = true;
-        else
+            c->linger = true;
+        } else {
             discard_body(req);
+        }
     }
     c->keep = 0;
     if (c->have_lent && c->win != c->lent.data)
@@ -485,8 +506,8 @@ static void serve(struct rh_conn *c)
             if (c->closing || atomic_load_explicit(&s->draining, memory_order_relaxed))
                 return;
             c->idle = true;
-            ssize_t n = ringo_recv_borrow(c->fd, &c->lent,
-                                          ringo_deadline_in(s->cfg.idle_timeout_ns));
+            ssize_t n =
+                ringo_recv_borrow(c->fd, &c->lent, ringo_deadline_in(s->cfg.idle_timeout_ns));
             c->idle = false;
             if (n <= 0)
                 return; /* closed, idle timeout, shutdown: nothing to answer */
@@ -536,6 +557,28 @@ static void serve(struct rh_conn *c)
     }
 }
 
+/* Close in stages after an early answer (RFC 9112 9.6, nginx's
+ * lingering close): closing with unread bytes in the socket makes the
+ * kernel send a reset, and the client may lose the answer before reading
+ * it. So: end our side, read and drop what still comes for a while. */
+static void linger(struct rh_conn *c)
+{
+    ringo_http_server *s = c->s;
+    if (atomic_load_explicit(&s->draining, memory_order_relaxed) ||
+        ringo_shutdown(c->fd, SHUT_WR) < 0)
+        return;
+    int64_t end = ringo_deadline_in(LINGER_NS);
+    for (;;) {
+        ringo_buf b;
+        int64_t dl = min_deadline(end, ringo_deadline_in(LINGER_READ_NS));
+        ssize_t n = ringo_recv_borrow(c->fd, &b, dl);
+        if (n <= 0)
+            return;
+        rh_stat_add(c->w, RH_STAT(bytes_in), (uint64_t)n);
+        ringo_buf_release(&b);
+    }
+}
+
 void rh_conn_main(void *arg)
 {
     struct rh_conn c;
@@ -546,6 +589,8 @@ void rh_conn_main(void *arg)
     rh_conn_register(&c, arg);
     serve(&c);
     release_lent(&c);
+    if (c.linger && !c.dead)
+        linger(&c);
     free(c.own);
     free(c.out_heap);
     ringo_close(c.fd);

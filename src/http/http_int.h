@@ -33,10 +33,10 @@ struct rh_route {
  * (counters with relaxed load+store, read by any thread). */
 struct rh_worker {
     _Atomic uint64_t st[RH_NSTATS];
-    int64_t date_sec;          /* the wall-clock second date_line shows */
-    char date_line[128];       /* "Server: x\r\nDate: <IMF-fixdate>\r\n" */
+    int64_t date_sec;    /* the wall-clock second date_line shows */
+    char date_line[128]; /* "Server: x\r\nDate: <IMF-fixdate>\r\n" */
     size_t date_len;
-    struct list_node conns;    /* this worker's connections (shutdown walks it) */
+    struct list_node conns; /* this worker's connections (shutdown walks it) */
     ringo_coro *acceptor;
     int lfd;
 } __attribute__((aligned(64)));
@@ -53,11 +53,11 @@ struct ringo_http_server {
     struct rh_worker *workers; /* ringo_workers() of them while serving */
     int nworkers;
     _Atomic int serving;
-    _Atomic int draining;      /* shutdown started: finish and close */
-    _Atomic uint64_t open;     /* open connections, for max_conns */
-    ringo_wg conns_wg;         /* one per connection coroutine */
-    ringo_wg accept_wg;        /* one per accept loop */
-    ringo__spin ip_lock;       /* per-IP table: touched at accept and close only */
+    _Atomic int draining;  /* shutdown started: finish and close */
+    _Atomic uint64_t open; /* open connections, for max_conns */
+    ringo_wg conns_wg;     /* one per connection coroutine */
+    ringo_wg accept_wg;    /* one per accept loop */
+    ringo__spin ip_lock;   /* per-IP table: touched at accept and close only */
     struct rh_ipcount **ip_table;
     size_t ip_buckets;
 };
@@ -78,7 +78,7 @@ struct rh_conn {
 
     ringo_buf lent;
     bool have_lent;
-    char *win;        /* lent.data or own */
+    char *win; /* lent.data or own */
     size_t start, end;
     size_t keep;
     char *own;
@@ -92,41 +92,42 @@ struct rh_conn {
     struct iovec seg[16];
     size_t seg_off[16]; /* seg[i].iov_base == NULL: out bytes from seg_off[i] */
     int nseg;
-    size_t queued;     /* total bytes queued */
+    size_t queued; /* total bytes queued */
 
     unsigned requests;
-    bool idle;         /* parked waiting for a new request */
-    bool closing;      /* answer this request, then close */
-    bool dead;         /* the socket failed: stop */
-    int64_t t_read;    /* ringo_now() when the current batch was read */
+    bool idle;      /* parked waiting for a new request */
+    bool closing;   /* answer this request, then close */
+    bool dead;      /* the socket failed: stop */
+    bool linger;    /* the client may still be sending: drain before closing */
+    int64_t t_read; /* ringo_now() when the current batch was read */
 };
 
 struct ringo_http_req {
     struct rh_conn *c;
     /* body state */
-    uint64_t body_left;       /* Content-Length bytes not yet read */
+    uint64_t body_left; /* Content-Length bytes not yet read */
     struct rhp_chunked chunk;
-    const char *pend;         /* decoded chunk bytes the caller has not taken */
+    const char *pend; /* decoded chunk bytes the caller has not taken */
     size_t pend_len;
     bool body_done;
     bool continue_sent;
-    bool resp_started;        /* the response head is queued: no 100 any more */
-    int body_err;             /* status to answer instead (413, 400) */
-    struct rhp_request r;     /* last: everything before it is zeroed per request */
+    bool resp_started;    /* the response head is queued: no 100 any more */
+    int body_err;         /* status to answer instead (413, 400) */
+    struct rhp_request r; /* last: everything before it is zeroed per request */
 };
 
 struct ringo_http_resp {
     struct rh_conn *c;
     ringo_http_req *req;
     int status;
-    bool head_sent;           /* status line and headers queued or sent */
+    bool head_sent; /* status line and headers queued or sent */
     bool body_set;
     bool streaming;
     bool chunked;
     bool failed;
     bool ended;
     bool hdr_heap;
-    char *hdr;                /* user header fields, "Name: value\r\n"... */
+    char *hdr; /* user header fields, "Name: value\r\n"... */
     size_t hdr_len, hdr_cap;
 };
 
@@ -158,7 +159,7 @@ void rh_date_refresh(ringo_http_server *s, struct rh_worker *w);
 
 /* router.c */
 const struct rh_route *rh_route_find(const ringo_http_server *s, const char *path, size_t len,
-                                     const char *method, size_t mlen, bool *path_known,
-                                     char *allow, size_t allow_cap);
+                                     const char *method, size_t mlen, bool *path_known, char *allow,
+                                     size_t allow_cap);
 
 #endif

@@ -77,8 +77,7 @@ int ringo_http_metrics_handler(ringo_http_req *req, ringo_http_resp *resp, void 
     counter(&b, "ringo_http_received_bytes_total", "Bytes received from clients.", h.bytes_in);
     counter(&b, "ringo_http_sent_bytes_total", "Bytes sent to clients.", h.bytes_out);
     gauge(&b, "ringo_http_connections_open", "Open client connections.", h.conns_open);
-    counter(&b, "ringo_http_connections_accepted_total", "Connections accepted.",
-            h.conns_accepted);
+    counter(&b, "ringo_http_connections_accepted_total", "Connections accepted.", h.conns_accepted);
     counter(&b, "ringo_http_connections_refused_total",
             "Connections closed at once by the connection caps.", h.conns_refused);
     counter(&b, "ringo_http_parse_errors_total", "Requests rejected by the parser.",

@@ -40,16 +40,16 @@
 #define RHP_IS_ALPHA(c) ((((c) | 0x20) >= 'a') && (((c) | 0x20) <= 'z'))
 #define RHP_IS_DIGIT(c) ((c) >= '0' && (c) <= '9')
 #define RHP_IS_TCHAR(c)                                                                            \
-    (RHP_IS_ALPHA(c) || RHP_IS_DIGIT(c) || (c) == '!' || (c) == '#' || (c) == '$' ||               \
-     (c) == '%' || (c) == '&' || (c) == '\'' || (c) == '*' || (c) == '+' || (c) == '-' ||          \
-     (c) == '.' || (c) == '^' || (c) == '_' || (c) == '`' || (c) == '|' || (c) == '~')
+    (RHP_IS_ALPHA(c) || RHP_IS_DIGIT(c) || (c) == '!' || (c) == '#' || (c) == '$' || (c) == '%' || \
+     (c) == '&' || (c) == '\'' || (c) == '*' || (c) == '+' || (c) == '-' || (c) == '.' ||          \
+     (c) == '^' || (c) == '_' || (c) == '`' || (c) == '|' || (c) == '~')
 #define RHP_CLS(c)                                                                                 \
     ((RHP_IS_TCHAR(c) ? RHP_C_TCHAR : 0) | ((c) >= 0x21 && (c) <= 0x7e ? RHP_C_VCHAR : 0) |        \
      (((c) >= 0x20 && (c) != 0x7f) || (c) == '\t' ? RHP_C_VALUE : 0) |                             \
      ((c) == '\r' || (c) == '\n' ? RHP_C_CRLF : 0))
-#define RHP_R4(c)   RHP_CLS(c), RHP_CLS((c) + 1), RHP_CLS((c) + 2), RHP_CLS((c) + 3)
-#define RHP_R16(c)  RHP_R4(c), RHP_R4((c) + 4), RHP_R4((c) + 8), RHP_R4((c) + 12)
-#define RHP_R64(c)  RHP_R16(c), RHP_R16((c) + 16), RHP_R16((c) + 32), RHP_R16((c) + 48)
+#define RHP_R4(c)  RHP_CLS(c), RHP_CLS((c) + 1), RHP_CLS((c) + 2), RHP_CLS((c) + 3)
+#define RHP_R16(c) RHP_R4(c), RHP_R4((c) + 4), RHP_R4((c) + 8), RHP_R4((c) + 12)
+#define RHP_R64(c) RHP_R16(c), RHP_R16((c) + 16), RHP_R16((c) + 32), RHP_R16((c) + 48)
 static const uint8_t rhp_cls[256] = {RHP_R64(0), RHP_R64(64), RHP_R64(128), RHP_R64(192)};
 
 /* ASCII-only lower case: no locale. */
@@ -115,7 +115,7 @@ static inline const char *rhp_crlf_scalar(const char *p, const char *end)
 #if defined(__x86_64__)
 /* ---- SSE4.2: PCMPESTRI range matching (as picohttpparser). Full 16-byte
  * blocks only, so no load reaches past end; the tail goes scalar. */
-#define RHP_SSE42 __attribute__((target("sse4.2")))
+#define RHP_SSE42  __attribute__((target("sse4.2")))
 #define RHP_RANGES (_SIDD_UBYTE_OPS | _SIDD_CMP_RANGES | _SIDD_LEAST_SIGNIFICANT)
 
 static inline RHP_SSE42 const char *rhp_token_sse42(const char *p, const char *end)
@@ -123,7 +123,8 @@ static inline RHP_SSE42 const char *rhp_token_sse42(const char *p, const char *e
     /* The complement of tchar needs 10 ranges; PCMPESTRI takes 8. These
      * 8 cover it plus '|' and '~' (inside "{\xff"), which are tchars:
      * a stop on one of those just resumes after it. */
-    static const char ranges[16] = "\x00 \"\"()" ",,//:@[]{\xff";
+    static const char ranges[16] = "\x00 \"\"()"
+                                   ",,//:@[]{\xff";
     const __m128i r = _mm_loadu_si128((const __m128i *)ranges);
     for (;;) {
         while (end - p >= 16) {
@@ -176,8 +177,8 @@ static inline RHP_SSE42 const char *rhp_crlf_sse42(const char *p, const char *en
     const __m128i cr = _mm_set1_epi8('\r'), lf = _mm_set1_epi8('\n');
     while (end - p >= 16) {
         __m128i b = _mm_loadu_si128((const __m128i *)p);
-        unsigned m = (unsigned)_mm_movemask_epi8(
-            _mm_or_si128(_mm_cmpeq_epi8(b, cr), _mm_cmpeq_epi8(b, lf)));
+        unsigned m =
+            (unsigned)_mm_movemask_epi8(_mm_or_si128(_mm_cmpeq_epi8(b, cr), _mm_cmpeq_epi8(b, lf)));
         if (m)
             return p + __builtin_ctz(m);
         p += 16;
@@ -205,8 +206,7 @@ static inline RHP_AVX2 const char *rhp_token_avx2(const char *p, const char *end
     while (end - p >= 32) {
         __m256i b = _mm256_loadu_si256((const __m256i *)p);
         __m256i lo = _mm256_shuffle_epi8(lo_tbl, _mm256_and_si256(b, nib));
-        __m256i hi =
-            _mm256_shuffle_epi8(hi_tbl, _mm256_and_si256(_mm256_srli_epi16(b, 4), nib));
+        __m256i hi = _mm256_shuffle_epi8(hi_tbl, _mm256_and_si256(_mm256_srli_epi16(b, 4), nib));
         __m256i bad = _mm256_cmpeq_epi8(_mm256_and_si256(lo, hi), _mm256_setzero_si256());
         unsigned m = (unsigned)_mm256_movemask_epi8(bad);
         if (m)
@@ -465,7 +465,8 @@ struct rhp_sem {
 
 /* Content-Length = 1*DIGIT; a list of identical values ("5, 5") and
  * repeated identical fields are accepted (RFC 9110 8.6). */
-static int rhp_content_length(struct rhp_sem *s, const char *v, size_t n, struct rhp_request *req)
+static __attribute__((noinline)) int rhp_content_length(struct rhp_sem *s, const char *v, size_t n,
+                                                        struct rhp_request *req)
 {
     size_t i = 0;
     for (;;) {
@@ -514,7 +515,8 @@ static size_t rhp_skip_quoted(const char *v, size_t i, size_t n)
 /* #transfer-coding, over any number of fields. Empty list elements are
  * ignored (RFC 9110 5.6.1). Parameters make a coding "other" (chunked
  * has none: "chunked;x=1" is malformed). */
-static void rhp_transfer_encoding(struct rhp_sem *s, const char *v, size_t n)
+static __attribute__((noinline)) void rhp_transfer_encoding(struct rhp_sem *s, const char *v,
+                                                            size_t n)
 {
     size_t i = 0;
     s->te_seen = 1;
@@ -589,7 +591,8 @@ static void rhp_transfer_encoding(struct rhp_sem *s, const char *v, size_t n)
 }
 
 /* Connection = #connection-option (tokens, case-insensitive). */
-static int rhp_connection(struct rhp_sem *s, const char *v, size_t n, struct rhp_request *req)
+static __attribute__((noinline)) int rhp_connection(struct rhp_sem *s, const char *v, size_t n,
+                                                    struct rhp_request *req)
 {
     size_t i = 0;
     for (;;) {
@@ -613,15 +616,27 @@ static int rhp_connection(struct rhp_sem *s, const char *v, size_t n, struct rhp
     }
 }
 
+static inline uint16_t rhp_load16(const char *p)
+{
+    uint16_t v;
+    memcpy(&v, p, 2);
+    return v;
+}
+
 /* The fields the parser itself interprets, recognised by length first.
- * OR-ing 0x20 lower-cases letters and maps no other tchar onto a letter
- * or '-' of these names. */
-static inline int rhp_field(struct rhp_sem *s, const char *name, size_t nl, const char *v,
-                            size_t vl, struct rhp_request *req)
+ * OR-ing 0x20 lower-cases letters and maps no other byte that can occur
+ * in a name or value onto a letter or '-' of these words, so it is an
+ * exact case-insensitive compare. */
+#define RHP_LC2 0x2020u
+#define RHP_LC4 0x20202020u
+#define RHP_LC8 0x2020202020202020ull
+static inline __attribute__((always_inline)) int rhp_field(struct rhp_sem *s, const char *name,
+                                                           size_t nl, const char *v, size_t vl,
+                                                           struct rhp_request *req)
 {
     switch (nl) {
     case 4:
-        if ((rhp_load32(name) | 0x20202020u) != RHP_STR4('h', 'o', 's', 't'))
+        if ((rhp_load32(name) | RHP_LC4) != rhp_load32("host"))
             return 0;
         s->hosts++;
         for (size_t i = 0; i < vl; i++)
@@ -633,22 +648,35 @@ static inline int rhp_field(struct rhp_sem *s, const char *name, size_t nl, cons
         }
         return 0;
     case 6:
-        if (!rhp_ci_eq(name, "expect", 6))
+        if ((rhp_load32(name) | RHP_LC4) != rhp_load32("expe") ||
+            (rhp_load16(name + 4) | RHP_LC2) != rhp_load16("ct"))
             return 0;
         if (vl == 12 && rhp_ci_eq(v, "100-continue", 12))
             s->expect = 1;
         return 0;
     case 10:
-        if (!rhp_ci_eq(name, "connection", 10))
+        if ((rhp_load64(name) | RHP_LC8) != rhp_load64("connecti") ||
+            (rhp_load16(name + 8) | RHP_LC2) != rhp_load16("on"))
             return 0;
+        /* the two common values without the list parser */
+        if (vl == 10 && (rhp_load64(v) | RHP_LC8) == rhp_load64("keep-ali") &&
+            (rhp_load16(v + 8) | RHP_LC2) == rhp_load16("ve")) {
+            s->conn_ka = 1;
+            return 0;
+        }
+        if (vl == 5 && (rhp_load32(v) | RHP_LC4) == rhp_load32("clos") && (v[4] | 0x20) == 'e') {
+            s->conn_close = 1;
+            return 0;
+        }
         return rhp_connection(s, v, vl, req);
     case 14:
-        if ((rhp_load64(name) | 0x2020202020202020ull) != rhp_load64("content-") ||
-            (rhp_load64(name + 6) | 0x2020202020202020ull) != rhp_load64("t-length"))
+        if ((rhp_load64(name) | RHP_LC8) != rhp_load64("content-") ||
+            (rhp_load64(name + 6) | RHP_LC8) != rhp_load64("t-length"))
             return 0;
         return rhp_content_length(s, v, vl, req);
     case 17:
-        if (!rhp_ci_eq(name, "transfer-encoding", 17))
+        if ((rhp_load64(name) | RHP_LC8) != rhp_load64("transfer") ||
+            (rhp_load64(name + 8) | RHP_LC8) != rhp_load64("-encodin") || (name[16] | 0x20) != 'g')
             return 0;
         rhp_transfer_encoding(s, v, vl);
         return 0;
@@ -712,12 +740,12 @@ static inline size_t rhp_max_head(const struct rhp_limits *lim)
 /* ---- the per-instruction-set instances ---- */
 #define RHP_TEMPLATE 1
 
-#define RHP_FN(x)         x##_scalar
-#define RHP_ATTR          /* baseline */
-#define RHP_SCAN_TOKEN    rhp_token_scalar
-#define RHP_SCAN_TARGET   rhp_target_scalar
-#define RHP_SCAN_VALUE    rhp_value_scalar
-#define RHP_SCAN_CRLF     rhp_crlf_scalar
+#define RHP_FN(x)       x##_scalar
+#define RHP_ATTR        /* baseline */
+#define RHP_SCAN_TOKEN  rhp_token_scalar
+#define RHP_SCAN_TARGET rhp_target_scalar
+#define RHP_SCAN_VALUE  rhp_value_scalar
+#define RHP_SCAN_CRLF   rhp_crlf_scalar
 #include "parse.c"
 #undef RHP_FN
 #undef RHP_ATTR
@@ -727,12 +755,12 @@ static inline size_t rhp_max_head(const struct rhp_limits *lim)
 #undef RHP_SCAN_CRLF
 
 #if defined(__x86_64__)
-#define RHP_FN(x)         x##_sse42
-#define RHP_ATTR          RHP_SSE42
-#define RHP_SCAN_TOKEN    rhp_token_sse42
-#define RHP_SCAN_TARGET   rhp_target_sse42
-#define RHP_SCAN_VALUE    rhp_value_sse42
-#define RHP_SCAN_CRLF     rhp_crlf_sse42
+#define RHP_FN(x)       x##_sse42
+#define RHP_ATTR        RHP_SSE42
+#define RHP_SCAN_TOKEN  rhp_token_sse42
+#define RHP_SCAN_TARGET rhp_target_sse42
+#define RHP_SCAN_VALUE  rhp_value_sse42
+#define RHP_SCAN_CRLF   rhp_crlf_sse42
 #include "parse.c"
 #undef RHP_FN
 #undef RHP_ATTR
@@ -741,12 +769,12 @@ static inline size_t rhp_max_head(const struct rhp_limits *lim)
 #undef RHP_SCAN_VALUE
 #undef RHP_SCAN_CRLF
 
-#define RHP_FN(x)         x##_avx2
-#define RHP_ATTR          RHP_AVX2
-#define RHP_SCAN_TOKEN    rhp_token_avx2
-#define RHP_SCAN_TARGET   rhp_target_avx2
-#define RHP_SCAN_VALUE    rhp_value_avx2
-#define RHP_SCAN_CRLF     rhp_crlf_avx2
+#define RHP_FN(x)       x##_avx2
+#define RHP_ATTR        RHP_AVX2
+#define RHP_SCAN_TOKEN  rhp_token_avx2
+#define RHP_SCAN_TARGET rhp_target_avx2
+#define RHP_SCAN_VALUE  rhp_value_avx2
+#define RHP_SCAN_CRLF   rhp_crlf_avx2
 #include "parse.c"
 #undef RHP_FN
 #undef RHP_ATTR
@@ -799,8 +827,7 @@ int rhp_parse(const char *buf, size_t len, size_t scanned, const struct rhp_limi
     return rhp_run_scalar(buf, len, scanned, lim, req, hdrs);
 }
 
-const struct rhp_header *rhp_find(const struct rhp_request *req, const char *name,
-                                  size_t name_len)
+const struct rhp_header *rhp_find(const struct rhp_request *req, const char *name, size_t name_len)
 {
     for (uint32_t i = 0; i < req->nheaders; i++) {
         const struct rhp_header *h = &req->headers[i];
@@ -1132,8 +1159,7 @@ static RHP_ATTR int RHP_FN(rhp_head)(const char *buf, size_t len, const struct r
         return rhp_fail(req, RHP_EBAD, "empty request-target");
 
     const char *v = q + 1;
-    if (end - v >= 10 && rhp_load64(v) == rhp_load64("HTTP/1.1") && v[8] == '\r' &&
-        v[9] == '\n') {
+    if (end - v >= 10 && rhp_load64(v) == rhp_load64("HTTP/1.1") && v[8] == '\r' && v[9] == '\n') {
         req->minor = 1;
         p = v + 10;
     } else {
@@ -1209,8 +1235,10 @@ static RHP_ATTR int RHP_FN(rhp_head)(const char *buf, size_t len, const struct r
     return (int)(p - buf);
 }
 
-/* Early 414: the prefix length at which the target is certainly longer
- * than max_target, or RHP_NONE. Looks at no more than the method and
+/* Early 414: the prefix length at which the target is certainly too
+ * long, or RHP_NONE. Too long is over max_target, or running into
+ * max_head: a request-line that cannot fit because of its target is
+ * answered 414 rather than 431. Looks at no more than the method and
  * max_target + 1 target bytes. */
 static RHP_ATTR size_t RHP_FN(rhp_early414)(const char *buf, size_t start, size_t len,
                                             const struct rhp_limits *lim)
@@ -1220,12 +1248,17 @@ static RHP_ATTR size_t RHP_FN(rhp_early414)(const char *buf, size_t start, size_
     if (m == end || *m != ' ')
         return RHP_NONE;
     const char *t = m + 1;
-    if ((size_t)(end - t) <= lim->max_target)
+    size_t max_head = rhp_max_head(lim), at = (size_t)(t - buf);
+    if (at >= max_head)
         return RHP_NONE;
-    const char *lim_end = t + lim->max_target + 1;
-    if (RHP_SCAN_TARGET(t, lim_end) != lim_end)
+    size_t cap = (size_t)lim->max_target + 1;
+    if (cap > max_head - at)
+        cap = max_head - at;
+    if ((size_t)(end - t) < cap)
         return RHP_NONE;
-    return (size_t)(lim_end - buf);
+    if (RHP_SCAN_TARGET(t, t + cap) != t + cap)
+        return RHP_NONE;
+    return at + cap;
 }
 
 /* The canonical route (see the top of the file). */

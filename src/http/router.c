@@ -67,8 +67,8 @@ static void allow_add(char *allow, size_t cap, const char *m)
 }
 
 const struct rh_route *rh_route_find(const ringo_http_server *s, const char *path, size_t len,
-                                     const char *method, size_t mlen, bool *path_known,
-                                     char *allow, size_t allow_cap)
+                                     const char *method, size_t mlen, bool *path_known, char *allow,
+                                     size_t allow_cap)
 {
     const struct rh_route *best = NULL;
     size_t best_len = 0;

@@ -7,7 +7,16 @@
  * ringo_http_body_file (sendfile). Validators: a strong ETag from size,
  * mtime (ns) and inode; Last-Modified. Conditional requests and single
  * byte ranges follow RFC 9110 13 and 14; multiple ranges get the whole
- * file (200), which RFC 9110 14.2 allows. */
+ * file (200), which RFC 9110 14.2 allows.
+ *
+ * Answers: 400 bad escape or %00; 403 a ".." above the root (never
+ * opened), a symlink out of it (-EXDEV), a magic link, no permission, a
+ * non-regular file (FIFO, device), a directory without index.html (no
+ * listings); 404 missing, "%2f" in a segment, "/file/"; 301 to the slash
+ * form for a directory named without one (Location rebuilt from the
+ * normalised path, so "//host" cannot become an open redirect); 405 with
+ * "Allow: GET, HEAD"; 414 a decoded path over 4095 bytes. Dotfiles are
+ * served like any other file. */
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -24,8 +33,8 @@
 #include "http/static.h"
 
 struct ringo_http_static {
-    int rootfd;     /* O_PATH | O_DIRECTORY: the tree's anchor */
-    char *prefix;   /* url_prefix without its trailing '/' ("" for "/") */
+    int rootfd;   /* O_PATH | O_DIRECTORY: the tree's anchor */
+    char *prefix; /* url_prefix without its trailing '/' ("" for "/") */
     size_t prefix_len;
 };
 
@@ -176,9 +185,8 @@ void ringo__static_fmt_date(int64_t t, char out[30])
     struct tm tm;
     time_t tt = (time_t)t;
     gmtime_r(&tt, &tm);
-    snprintf(out, 30, "%s, %02d %s %04d %02d:%02d:%02d GMT", wdays[tm.tm_wday % 7],
-             tm.tm_mday, months[tm.tm_mon % 12], (tm.tm_year + 1900) % 10000, tm.tm_hour,
-             tm.tm_min, tm.tm_sec);
+    snprintf(out, 30, "%s, %02d %s %04d %02d:%02d:%02d GMT", wdays[tm.tm_wday % 7], tm.tm_mday,
+             months[tm.tm_mon % 12], (tm.tm_year + 1900) % 10000, tm.tm_hour, tm.tm_min, tm.tm_sec);
 }
 
 static int month_of(const char *m)
@@ -200,12 +208,13 @@ int ringo__static_parse_date(const char *v, size_t len, int64_t *out)
     memset(&tm, 0, sizeof(tm));
     int n = 0, year;
     /* IMF-fixdate: Sun, 06 Nov 1994 08:49:37 GMT */
-    if (len == 29 && sscanf(s, "%3s, %2d %3s %4d %2d:%2d:%2d GMT%n", wd, &tm.tm_mday, mon, &year,
-                            &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &n) == 7 &&
+    if (len == 29 &&
+        sscanf(s, "%3s, %2d %3s %4d %2d:%2d:%2d GMT%n", wd, &tm.tm_mday, mon, &year, &tm.tm_hour,
+               &tm.tm_min, &tm.tm_sec, &n) == 7 &&
         n == 29) {
         tm.tm_year = year - 1900;
-    } else if (sscanf(s, "%15[A-Za-z], %2d-%3s-%2d %2d:%2d:%2d GMT%n", wd, &tm.tm_mday, mon,
-                      &year, &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &n) == 7 &&
+    } else if (sscanf(s, "%15[A-Za-z], %2d-%3s-%2d %2d:%2d:%2d GMT%n", wd, &tm.tm_mday, mon, &year,
+                      &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &n) == 7 &&
                (size_t)n == len) {
         /* RFC 850: a two-digit year more than 50 years ahead is past */
         tm.tm_year = year < 70 ? year + 100 : year;
@@ -216,9 +225,8 @@ int ringo__static_parse_date(const char *v, size_t len, int64_t *out)
     } else {
         return -EINVAL;
     }
-    if ((tm.tm_mon = month_of(mon)) < 0 || tm.tm_mday < 1 || tm.tm_mday > 31 ||
-        tm.tm_hour > 23 || tm.tm_min > 59 || tm.tm_sec > 60 || tm.tm_hour < 0 ||
-        tm.tm_min < 0 || tm.tm_sec < 0)
+    if ((tm.tm_mon = month_of(mon)) < 0 || tm.tm_mday < 1 || tm.tm_mday > 31 || tm.tm_hour > 23 ||
+        tm.tm_min > 59 || tm.tm_sec > 60 || tm.tm_hour < 0 || tm.tm_min < 0 || tm.tm_sec < 0)
         return -EINVAL;
     time_t t = timegm(&tm);
     if (t == (time_t)-1)
@@ -310,8 +318,8 @@ static int is_method(ringo_str m, const char *name)
 /* The 301 to the slash form of a directory: built from the normalised
  * path, re-encoded, never from the raw target ("//evil.example" must not
  * become a protocol-relative Location). */
-static int redirect_dir(ringo_http_req *req, ringo_http_resp *resp, const struct ringo_http_static *st,
-                        const char *rel, size_t rl)
+static int redirect_dir(ringo_http_req *req, ringo_http_resp *resp,
+                        const struct ringo_http_static *st, const char *rel, size_t rl)
 {
     static const char hex[] = "0123456789ABCDEF";
     size_t cap = st->prefix_len + 3 * rl + 4;
@@ -376,8 +384,8 @@ static int open_stat(const struct ringo_http_static *st, const char *rel, struct
 {
     /* O_NONBLOCK: opening a FIFO someone left in the tree must not wait
      * for a writer (nginx does the same); regular files ignore it */
-    int fd = ringo_open_beneath(st->rootfd, rel[0] ? rel : ".",
-                                O_RDONLY | O_NONBLOCK | O_NOCTTY, dl);
+    int fd =
+        ringo_open_beneath(st->rootfd, rel[0] ? rel : ".", O_RDONLY | O_NONBLOCK | O_NOCTTY, dl);
     if (fd < 0)
         return fd;
     int r = ringo_statx(fd, "", AT_EMPTY_PATH, STATX_WANT, stx, dl);
@@ -492,8 +500,8 @@ int ringo_http_static_handler(ringo_http_req *req, ringo_http_resp *resp, void *
         goto out;
     }
     if (range > 0) {
-        int cl = snprintf(cr, sizeof(cr), "bytes %" PRIu64 "-%" PRIu64 "/%" PRIu64, first, last,
-                          size);
+        int cl =
+            snprintf(cr, sizeof(cr), "bytes %" PRIu64 "-%" PRIu64 "/%" PRIu64, first, last, size);
         if ((r = ringo_http_status(resp, 206)) < 0 ||
             (r = ringo_http_header_addn(resp, "Content-Range", 13, cr, (size_t)cl)) < 0)
             goto out;

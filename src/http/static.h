@@ -37,8 +37,7 @@ int ringo__static_norm(const char *in, size_t len, char *out, size_t cap, int *d
  * Numbers too large for 64 bits count as "very large" (so "bytes=
  * 99999999999999999999999-" is unsatisfiable and "-99999999999999999999"
  * is the whole file); whitespace around the range is allowed. */
-int ringo__static_range(const char *v, size_t len, uint64_t size, uint64_t *first,
-                        uint64_t *last);
+int ringo__static_range(const char *v, size_t len, uint64_t size, uint64_t *first, uint64_t *last);
 
 /* An HTTP-date (IMF-fixdate, RFC 850 or asctime, RFC 9110 5.6.7) to
  * seconds since the epoch. Returns 0 and *out, or -EINVAL. */

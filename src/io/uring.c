@@ -191,8 +191,11 @@ static void complete(struct ringo_worker *w, struct uring *u, struct io_uring_cq
     }
     /* The coroutine (and the op record on its stack) may continue only
      * once the kernel has posted every CQE it owes for this op. */
-    if (--op->pending == 0)
+    if (--op->pending == 0) {
+        if ((size_t)op->fd < u->nfdops)
+            u->fdops[op->fd]--;
         ringo__ready(op->coro, 0);
+    }
 }
 
 /* Touch ahead what handling a CQE will touch: per connection the kernel
@@ -375,7 +378,8 @@ static void ring_interrupt(struct ringo_coro *c, int reason)
     struct ringo_worker *w = c->w;
     struct uring *u = w->be_state;
     struct ringo_op *op = c->interrupt_arg;
-    (void)reason;
+    if (reason == -ETIMEDOUT)
+        op->timed_out = 2; /* 2: the worker's timer heap counted it already */
     if (op->cancel_sent)
         return;
     op->cancel_sent = 1;
@@ -392,7 +396,23 @@ static int submit_and_park(struct ringo_worker *w, struct uring *u, struct ringo
 {
     struct ringo_coro *c = w->current;
     int timed = op->deadline != RINGO_FOREVER && op->opcode != RINGO_OP_CLOSE;
+    /* A socket op's deadline is a timer in the worker's heap (a cancel is
+     * sent when it fires), not a linked timeout: the link costs an SQE, a
+     * CQE and a kernel hrtimer armed and disarmed per op, and socket ops
+     * almost always finish long before their deadline (an HTTP server
+     * puts a write timeout on every response). File ops keep the link:
+     * they may sit in io-wq, where the kernel's timer is the one that
+     * interrupts them. */
+    int linked = timed && ringo__op_is_file(op->opcode);
     int cancel_first = op->opcode == RINGO_OP_CLOSE && u->cancel_fd_ok;
+    uint64_t recv_ud = 0;
+    if (cancel_first && u->close_quiet) {
+        /* nothing in flight on fd but (maybe) its multishot recv */
+        cancel_first = 0;
+        recv_ud = u->close_recv_ud;
+    }
+    u->close_quiet = 0;
+    u->close_recv_ud = 0;
     if (op->opcode == RINGO_OP_CLOSE && (size_t)op->fd < u->nfd &&
         (u->fdflags[op->fd] & FD_FIXED)) {
         /* ops that name the table slot hold the socket through it: cancel
@@ -413,8 +433,17 @@ static int submit_and_park(struct ringo_worker *w, struct uring *u, struct ringo
                (u->fdflags[op->fd] & (FD_STREAM | FD_FIXED)) == FD_STREAM) {
         ringo__uring_fix(w, u, op->fd);
     }
-    struct io_uring_sqe *sqe = get_sqe(w, u, 1u + (unsigned)timed + (unsigned)cancel_first);
-    if (cancel_first) {
+    struct io_uring_sqe *sqe =
+        get_sqe(w, u, 1u + (unsigned)linked + (unsigned)(cancel_first || recv_ud));
+    if (recv_ud) {
+        /* found by user_data in the kernel's hash: no walk over all
+         * requests; HARDLINK: the close runs even if it already ended */
+        io_uring_prep_cancel64(sqe, recv_ud, 0);
+        io_uring_sqe_set_data(sqe, NULL);
+        sqe->flags |= IOSQE_IO_HARDLINK;
+        STAT_INC(w, sqes);
+        sqe = io_uring_get_sqe(&u->ring);
+    } else if (cancel_first) {
         /* Closing does not cancel ring ops (the ring holds a file
          * reference): cancel this ring's ops on fd first. HARDLINK: the
          * close must run even when there was nothing to cancel. */
@@ -424,14 +453,14 @@ static int submit_and_park(struct ringo_worker *w, struct uring *u, struct ringo
         STAT_INC(w, sqes);
         sqe = io_uring_get_sqe(&u->ring);
     }
-    arm_op(w, u, op, sqe, timed);
+    arm_op(w, u, op, sqe, linked);
     if (op->opcode == RINGO_OP_CLOSE) {
         /* a close cannot be taken back: wait it out */
         c->uninterruptible = true;
         ringo__park(RINGO_FOREVER, NULL, NULL);
         c->uninterruptible = false;
     } else {
-        ringo__park(RINGO_FOREVER, ring_interrupt, op);
+        ringo__park(timed && !linked ? op->deadline : RINGO_FOREVER, ring_interrupt, op);
     }
     return op->res;
 }
@@ -454,6 +483,10 @@ static void arm_op(struct ringo_worker *w, struct uring *u, struct ringo_op *op,
         STAT_INC(w, zc_sends);
     prep(u, sqe, op);
     io_uring_sqe_set_data(sqe, op);
+    if (op->fd >= 0 &&
+        ((size_t)op->fd < u->nfdops ||
+         fdvec_reserve((void **)&u->fdops, &u->nfdops, sizeof(*u->fdops), op->fd) == 0))
+        u->fdops[op->fd]++;
     STAT_INC(w, sqes);
     STAT_INC(w, ops);
     if (timed) {
@@ -846,6 +879,10 @@ static int ring_io(struct ringo_worker *w, struct ringo_op *op)
             return res;
         break;
     case RINGO_OP_CLOSE:
+        u->close_quiet =
+            op->fd >= 0 && ((size_t)op->fd >= u->nfd || !(u->fdflags[op->fd] & FD_FIXED)) &&
+            ((size_t)op->fd >= u->nfdops || u->fdops[op->fd] == 0) && !listener_get(u, op->fd, 0);
+        u->close_recv_ud = u->close_quiet ? ringo__urecv_armed_ud(u, op->fd) : 0;
         listener_forget(u, op->fd);
         ringo__urecv_forget(u, op->fd);
         break;
@@ -884,7 +921,8 @@ int ringo__uring_single(struct ringo_worker *w, struct ringo_op *op)
             u->fdflags[op->fd] &= (uint8_t)~FD_READING;
         if (res == -ECANCELED || res == -EINTR) {
             if (op->timed_out) {
-                STAT_INC(w, timeouts);
+                if (op->timed_out == 1)
+                    STAT_INC(w, timeouts);
                 return -ETIMEDOUT;
             }
             STAT_INC(w, cancels);
@@ -1387,6 +1425,7 @@ static void ring_fini(struct ringo_worker *w)
     free(u->listeners);
     ringo__urecv_fini(u);
     free(u->fdflags);
+    free(u->fdops);
     free(u->ident);
     free(u);
     w->be_state = NULL;

@@ -105,12 +105,23 @@ struct uring {
      * through the kernel than IORING_OP_READ. */
     uint8_t *fdflags;
     size_t nfd;
+    /* Ops in flight per fd (SQE armed, final CQE not yet reaped), so a
+     * close that has nothing to cancel but the fd's multishot recv can
+     * cancel that one by its user_data: a cancel by fd makes the kernel
+     * walk every request in flight, O(connections) per close. */
+    uint32_t *fdops;
+    size_t nfdops;
+    uint64_t close_recv_ud; /* set by the close path for submit_and_park */
+    int close_quiet;        /* ... and whether nothing else is in flight */
 };
 
 #define FD_STREAM   0x1
 #define FD_FIXED    0x2 /* also in the registered file table, slot = fd */
 #define FD_READING  0x4 /* a single-shot read is in flight */
 #define FD_NONBLOCK 0x8 /* ringo_sendfile made it O_NONBLOCK */
+
+/* uring_recv.c: the user_data of fd's live multishot recv, or 0. */
+uint64_t ringo__urecv_armed_ud(struct uring *u, int fd);
 
 /* uring.c */
 struct io_uring_sqe *ringo__uring_sqe(struct ringo_worker *w, struct uring *u, unsigned need);

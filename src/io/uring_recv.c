@@ -431,6 +431,14 @@ int ringo__urecv_io(struct ringo_worker *w, struct uring *u, struct ringo_op *op
     }
 }
 
+uint64_t ringo__urecv_armed_ud(struct uring *u, int fd)
+{
+    struct mrecv *m = conn_get(u, fd, 0);
+    if (!m || !m->armed)
+        return 0;
+    return SPECIAL(SP_RECV, (uint64_t)m->gen << 32 | (uint32_t)fd);
+}
+
 void ringo__urecv_forget(struct uring *u, int fd)
 {
     struct mrecv *m = conn_get(u, fd, 0);

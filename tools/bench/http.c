@@ -58,10 +58,10 @@
 #define MAIN_POLL_NS       (5 * NS_PER_MS)
 
 /* Receive buffer per connection. A header block or chunk-size line must
- * fit in HEAD_MAX / LINE_MAX; bodies stream through and may be any size. */
-#define RECV_BUF_SIZE (64 * 1024)
-#define HEAD_MAX      (32 * 1024)
-#define LINE_MAX      4096
+ * fit in HEAD_MAX / CHUNK_LINE_MAX; bodies stream through and may be any size. */
+#define RECV_BUF_SIZE  (64 * 1024)
+#define HEAD_MAX       (32 * 1024)
+#define CHUNK_LINE_MAX 4096
 
 #define MAX_CONNS    1000000
 #define MAX_PIPELINE 4096
@@ -462,7 +462,7 @@ static long take_line(http_conn *c, const char **why)
     size_t avail = c->rend - c->rpos;
     const char *nl = memchr(p, '\n', avail);
     if (!nl) {
-        if (avail > LINE_MAX) {
+        if (avail > CHUNK_LINE_MAX) {
             *why = "chunk line too long";
             return -2;
         }

@@ -188,18 +188,42 @@ int main(int argc, char **argv)
     int c;
     while ((c = getopt_long(argc, argv, "p:H:w:b:r:mqC:I:s:h", longopts, NULL)) != -1) {
         switch (c) {
-        case 'p': opt.port = atoi(optarg); break;
-        case 'H': opt.host = optarg; break;
-        case 'w': cfg.workers = atoi(optarg); break;
-        case 'b': cfg.backend = optarg; break;
-        case 'r': opt.root = optarg; break;
-        case 'm': opt.metrics = 1; break;
-        case 'q': opt.quiet = 1; break;
-        case 'C': opt.http.max_conns = (unsigned)atol(optarg); break;
-        case 'I': opt.http.max_conns_per_ip = (unsigned)atol(optarg); break;
-        case 's': opt.stats_file = optarg; break;
-        case 'h': usage(stdout); return 0;
-        default: usage(stderr); return 2;
+        case 'p':
+            opt.port = atoi(optarg);
+            break;
+        case 'H':
+            opt.host = optarg;
+            break;
+        case 'w':
+            cfg.workers = atoi(optarg);
+            break;
+        case 'b':
+            cfg.backend = optarg;
+            break;
+        case 'r':
+            opt.root = optarg;
+            break;
+        case 'm':
+            opt.metrics = 1;
+            break;
+        case 'q':
+            opt.quiet = 1;
+            break;
+        case 'C':
+            opt.http.max_conns = (unsigned)atol(optarg);
+            break;
+        case 'I':
+            opt.http.max_conns_per_ip = (unsigned)atol(optarg);
+            break;
+        case 's':
+            opt.stats_file = optarg;
+            break;
+        case 'h':
+            usage(stdout);
+            return 0;
+        default:
+            usage(stderr);
+            return 2;
         }
     }
     char text[300];

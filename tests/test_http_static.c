@@ -1,0 +1,564 @@
+/* The static file handler: unit tables for the path normaliser, the
+ * Range parser, HTTP dates, If-None-Match and MIME types (no I/O); then
+ * end to end on both backends through a server started in-process over a
+ * scratch tree: bodies and headers, HEAD, 304 by ETag and by date, 206
+ * and 416, If-Range, directories (301, index.html, 403), 405, and
+ * traversal attempts (raw "..", %2e%2e, %2f, NUL, symlinks out of the
+ * root, a FIFO) answered with 4xx while the server keeps serving. */
+#include "t.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "http/static.h"
+#include "http_client.h"
+
+/* ---- the normaliser ---- */
+
+struct norm_case {
+    const char *in;
+    size_t len; /* 0: strlen */
+    int res;    /* length, or -errno */
+    const char *out;
+    int dir;
+};
+
+static const struct norm_case norm_cases[] = {
+    {"", 0, 0, "", 0},
+    {"/", 0, 0, "", 1},
+    {"/a", 0, 1, "a", 0},
+    {"/a/", 0, 1, "a", 1},
+    {"//x", 0, 1, "x", 0},
+    {"/a//b///c", 0, 5, "a/b/c", 0},
+    {"/a/./b", 0, 3, "a/b", 0},
+    {"/a/.", 0, 1, "a", 1},
+    {"/a/b/..", 0, 1, "a", 1},
+    {"/a/b/../c", 0, 3, "a/c", 0},
+    {"/a/../..", 0, -EXDEV, NULL, 0},
+    {"/../etc/passwd", 0, -EXDEV, NULL, 0},
+    {"/..", 0, -EXDEV, NULL, 0},
+    {"/%2e%2e/", 0, -EXDEV, NULL, 0},
+    {"/%2E%2e/%2e%2E/etc/passwd", 0, -EXDEV, NULL, 0},
+    {"/a/%2E%2e/b", 0, 1, "b", 0},
+    {"/a/%2e/b", 0, 3, "a/b", 0},
+    {"/..%2f", 0, -ENOENT, NULL, 0},
+    {"/a%2fb", 0, -ENOENT, NULL, 0},
+    {"/a%2Fb", 0, -ENOENT, NULL, 0},
+    {"/.../x", 0, 5, ".../x", 0},
+    {"/..a/b..", 0, 7, "..a/b..", 0},
+    {"/%41%62c", 0, 3, "Abc", 0},
+    {"/a%20b", 0, 3, "a b", 0},
+    {"/%C3%A9", 0, 2, "\xc3\xa9", 0},
+    {"/a%00b", 0, -EINVAL, NULL, 0},
+    {"/a\0b", 4, -EINVAL, NULL, 0},
+    {"/%", 0, -EINVAL, NULL, 0},
+    {"/%4", 0, -EINVAL, NULL, 0},
+    {"/%4/", 0, -EINVAL, NULL, 0},
+    {"/%zz", 0, -EINVAL, NULL, 0},
+    {"/%g0", 0, -EINVAL, NULL, 0},
+    {"/a/b/../../..", 0, -EXDEV, NULL, 0},
+    {"/a/b/../../", 0, 0, "", 1},
+};
+
+T_CASE(static_norm_table, 0)
+{
+    char out[RINGO_STATIC_PATH_MAX + 1];
+    for (size_t i = 0; i < sizeof(norm_cases) / sizeof(norm_cases[0]); i++) {
+        const struct norm_case *c = &norm_cases[i];
+        size_t len = c->len ? c->len : strlen(c->in);
+        int dir = -1;
+        int r = ringo__static_norm(c->in, len, out, sizeof(out), &dir);
+        if (r != c->res)
+            T_FAIL("norm(\"%s\") = %d, wanted %d", c->in, r, c->res);
+        if (r >= 0 && (strcmp(out, c->out) != 0 || dir != c->dir))
+            T_FAIL("norm(\"%s\") = \"%s\" dir %d, wanted \"%s\" dir %d", c->in, out, dir, c->out,
+                   c->dir);
+    }
+}
+
+T_CASE(static_norm_long, 0)
+{
+    /* over-long results: the buffer and the hard limit */
+    size_t n = 3 * RINGO_STATIC_PATH_MAX;
+    char *in = malloc(n + 1);
+    T_ASSERT(in);
+    for (size_t i = 0; i < n; i++)
+        in[i] = i % 2 ? 'a' : '/';
+    char small[16], out[RINGO_STATIC_PATH_MAX + 100];
+    T_EQ(ringo__static_norm(in, n, small, sizeof(small), NULL), -ENAMETOOLONG);
+    T_EQ(ringo__static_norm(in, n, out, sizeof(out), NULL), -ENAMETOOLONG);
+    T_EQ(ringo__static_norm("/abc", 4, small, 4, NULL), 3);
+    T_EQ(ringo__static_norm("/abcd", 5, small, 4, NULL), -ENAMETOOLONG);
+    T_EQ(ringo__static_norm("/a", 2, small, 0, NULL), -ENAMETOOLONG);
+    /* "a/" + ".." pairs never grow the result */
+    size_t m = 0;
+    for (int i = 0; i < 2000; i++)
+        m += (size_t)sprintf(in + m, "/a/..");
+    T_EQ(ringo__static_norm(in, m, small, sizeof(small), NULL), 0);
+    free(in);
+}
+
+/* ---- ranges ---- */
+
+struct range_case {
+    const char *v;
+    uint64_t size;
+    int res;
+    uint64_t first, last;
+};
+
+static const struct range_case range_cases[] = {
+    {"bytes=0-0", 100, 1, 0, 0},
+    {"bytes=0-99", 100, 1, 0, 99},
+    {"bytes=0-", 100, 1, 0, 99},
+    {"bytes=10-1000", 100, 1, 10, 99},
+    {"bytes=99-", 100, 1, 99, 99},
+    {"bytes=-1", 100, 1, 99, 99},
+    {"bytes=-100", 100, 1, 0, 99},
+    {"bytes=-1000", 100, 1, 0, 99},
+    {"Bytes=5-6", 100, 1, 5, 6},
+    {" bytes= 5-6 ", 100, 1, 5, 6},
+    {"bytes=100-", 100, -1, 0, 0},
+    {"bytes=100-200", 100, -1, 0, 0},
+    {"bytes=-0", 100, -1, 0, 0},
+    {"bytes=0-", 0, -1, 0, 0},
+    {"bytes=-5", 0, -1, 0, 0},
+    {"bytes=99999999999999999999999-", 100, -1, 0, 0},
+    {"bytes=0-99999999999999999999999", 100, 1, 0, 99},
+    {"bytes=-99999999999999999999999", 100, 1, 0, 99},
+    {"bytes=18446744073709551615-", 100, -1, 0, 0},
+    {"bytes=5-4", 100, 0, 0, 0},
+    {"bytes=0-1,5-6", 100, 0, 0, 0},
+    {"bytes=-1,-2", 100, 0, 0, 0},
+    {"bytes=0-1,", 100, 0, 0, 0},
+    {"bytes=", 100, 0, 0, 0},
+    {"bytes=-", 100, 0, 0, 0},
+    {"bytes=a-b", 100, 0, 0, 0},
+    {"bytes=1", 100, 0, 0, 0},
+    {"bytes=1-2x", 100, 0, 0, 0},
+    {"bytes=+1-2", 100, 0, 0, 0},
+    {"items=0-1", 100, 0, 0, 0},
+    {"bytes 0-1", 100, 0, 0, 0},
+    {"", 100, 0, 0, 0},
+};
+
+T_CASE(static_range_table, 0)
+{
+    for (size_t i = 0; i < sizeof(range_cases) / sizeof(range_cases[0]); i++) {
+        const struct range_case *c = &range_cases[i];
+        uint64_t f = 77, l = 77;
+        int r = ringo__static_range(c->v, strlen(c->v), c->size, &f, &l);
+        if (r != c->res)
+            T_FAIL("range(\"%s\", %llu) = %d, wanted %d", c->v, (unsigned long long)c->size, r,
+                   c->res);
+        if (r == 1 && (f != c->first || l != c->last))
+            T_FAIL("range(\"%s\") = %llu-%llu, wanted %llu-%llu", c->v, (unsigned long long)f,
+                   (unsigned long long)l, (unsigned long long)c->first,
+                   (unsigned long long)c->last);
+    }
+}
+
+T_CASE(static_dates_etags_mime, 0)
+{
+    char d[30];
+    ringo__static_fmt_date(784111777, d);
+    T_ASSERT(strcmp(d, "Sun, 06 Nov 1994 08:49:37 GMT") == 0);
+    ringo__static_fmt_date(0, d);
+    T_ASSERT(strcmp(d, "Thu, 01 Jan 1970 00:00:00 GMT") == 0);
+    int64_t t = 0;
+    const char *ok[] = {"Sun, 06 Nov 1994 08:49:37 GMT", "Sunday, 06-Nov-94 08:49:37 GMT",
+                        "Sun Nov  6 08:49:37 1994"};
+    for (int i = 0; i < 3; i++) {
+        t = 0;
+        T_OK(ringo__static_parse_date(ok[i], strlen(ok[i]), &t));
+        T_EQ(t, 784111777);
+    }
+    const char *bad[] = {"",
+                         "yesterday",
+                         "Sun, 06 Nov 1994 08:49:37",
+                         "Sun, 06 Foo 1994 08:49:37 GMT",
+                         "Sun, 06 Nov 1994 25:49:37 GMT",
+                         "Sun, 06 Nov 1994 08:49:37 GMT junk"};
+    for (int i = 0; i < 6; i++)
+        T_EQ(ringo__static_parse_date(bad[i], strlen(bad[i]), &t), -EINVAL);
+
+    const char *tag = "\"1-2-3\"";
+    size_t tl = strlen(tag);
+#define INM(s) ringo__static_inm_match(s, strlen(s), tag, tl)
+    T_EQ(INM("\"1-2-3\""), 1);
+    T_EQ(INM("W/\"1-2-3\""), 1);
+    T_EQ(INM("\"x\", \"1-2-3\""), 1);
+    T_EQ(INM("\"x\",W/\"1-2-3\" , \"y\""), 1);
+    T_EQ(INM("*"), 1);
+    T_EQ(INM("\"1-2-4\""), 0);
+    T_EQ(INM("\"1-2-3"), 0);
+    T_EQ(INM("1-2-3"), 0);
+    T_EQ(INM(""), 0);
+#undef INM
+
+#define MIME(s) ringo__mime_type(s, strlen(s))
+    T_ASSERT(strcmp(MIME("index.html"), "text/html; charset=utf-8") == 0);
+    T_ASSERT(strcmp(MIME("a/b/STYLE.CSS"), "text/css; charset=utf-8") == 0);
+    T_ASSERT(strcmp(MIME("x.tar.gz"), "application/gzip") == 0);
+    T_ASSERT(strcmp(MIME("p.png"), "image/png") == 0);
+    T_ASSERT(strcmp(MIME("f.woff2"), "font/woff2") == 0);
+    T_ASSERT(strcmp(MIME("a.7z"), "application/x-7z-compressed") == 0);
+    T_ASSERT(strcmp(MIME("z.zst"), "application/zstd") == 0);
+    T_ASSERT(strcmp(MIME("noext"), "application/octet-stream") == 0);
+    T_ASSERT(strcmp(MIME(".bashrc"), "application/octet-stream") == 0);
+    T_ASSERT(strcmp(MIME("dir.d/file"), "application/octet-stream") == 0);
+    T_ASSERT(strcmp(MIME("a/.hidden"), "application/octet-stream") == 0);
+    T_ASSERT(strcmp(MIME("trailing."), "application/octet-stream") == 0);
+    T_ASSERT(strcmp(MIME("x.unknownextension"), "application/octet-stream") == 0);
+#undef MIME
+}
+
+/* ---- end to end ---- */
+
+static char tmpdir[64];
+
+static int rm_entry(const char *p, const struct stat *st, int type, struct FTW *ftw)
+{
+    (void)st;
+    (void)type;
+    (void)ftw;
+    return remove(p) < 0 ? -1 : 0;
+}
+
+static void put(const char *name, const void *data, size_t len)
+{
+    char p[PATH_MAX];
+    snprintf(p, sizeof(p), "%s/%s", tmpdir, name);
+    FILE *f = fopen(p, "wb");
+    T_ASSERT(f);
+    T_EQ(fwrite(data, 1, len, f), len);
+    T_ASSERT(fclose(f) == 0);
+}
+
+static void make_tree(void)
+{
+    snprintf(tmpdir, sizeof(tmpdir), "/var/tmp/ringo-test-static-XXXXXX");
+    T_ASSERT(mkdtemp(tmpdir));
+    char p[PATH_MAX], q[PATH_MAX];
+#define P(name) (snprintf(p, sizeof(p), "%s/%s", tmpdir, name), p)
+    T_ASSERT(mkdir(P("www"), 0755) == 0);
+    T_ASSERT(mkdir(P("www/sub"), 0755) == 0);
+    T_ASSERT(mkdir(P("www/empty"), 0755) == 0);
+    T_ASSERT(mkdir(P("www/a b"), 0755) == 0);
+    put("www/hello.txt", "Hello, static world!\n", 21);
+    put("www/sub/index.html", "<p>index</p>", 12);
+    put("www/a b/c.css", "p{}", 3);
+    put("secret.txt", "top secret", 10);
+    size_t big = 1 << 20;
+    char *b = malloc(big);
+    T_ASSERT(b);
+    for (size_t i = 0; i < big; i++)
+        b[i] = (char)(i * 131 + (i >> 9));
+    put("www/big.bin", b, big);
+    free(b);
+    T_ASSERT(symlink("hello.txt", P("www/link_in")) == 0);
+    T_ASSERT(symlink("/etc/passwd", P("www/link_out")) == 0);
+    T_ASSERT(symlink("../secret.txt", P("www/link_up")) == 0);
+    T_ASSERT(symlink("..", P("www/sub/dotdot")) == 0);
+    T_ASSERT(symlink("../..", P("www/sub/up2")) == 0);
+    T_ASSERT(mkfifo(P("www/fifo"), 0644) == 0);
+    (void)q;
+#undef P
+}
+
+struct fx {
+    ringo_http_server *s;
+    ringo_http_static *st;
+    int port;
+};
+
+static void fx_start(struct fx *f, const char *prefix)
+{
+    char root[PATH_MAX];
+    snprintf(root, sizeof(root), "%s/www", tmpdir);
+    T_OK(ringo_http_static_new(root, prefix, &f->st));
+    T_OK(ringo_http_server_new(NULL, &f->s));
+    T_OK(ringo_http_route(f->s, NULL, prefix, RINGO_HTTP_PREFIX, ringo_http_static_handler, f->st));
+    ringo_addr a;
+    T_OK(ringo_addr_parse(&a, "127.0.0.1:0"));
+    T_OK(ringo_http_start(f->s, &a, &f->port));
+}
+
+static void fx_stop(struct fx *f)
+{
+    T_OK(ringo_http_shutdown(f->s, ringo_deadline_in(5LL * 1000000000)));
+    ringo_http_server_free(f->s);
+    ringo_http_static_free(f->st);
+}
+
+/* One request on a fresh connection. */
+static struct tc_resp get(int port, const char *req)
+{
+    struct tc_conn *c = malloc(sizeof(*c));
+    T_ASSERT(c);
+    tc_connect(c, port);
+    tc_send(c, req, strlen(req));
+    struct tc_resp r;
+    int e = tc_read(c, &r, !strncmp(req, "HEAD ", 5));
+    if (e < 0)
+        T_FAIL("reading the response to %.60s: %s", req, ringo_strerror(e));
+    tc_close(c);
+    free(c);
+    return r;
+}
+
+static void expect(int port, const char *req, int status)
+{
+    struct tc_resp r = get(port, req);
+    if (r.status != status)
+        T_FAIL("%.70s: status %d, wanted %d", req, r.status, status);
+    tc_resp_free(&r);
+}
+
+static void expect_4xx(int port, const char *req)
+{
+    struct tc_resp r = get(port, req);
+    if (r.status < 400 || r.status > 499)
+        T_FAIL("%.70s: status %d, wanted 4xx", req, r.status);
+    if (r.body_len)
+        T_ASSERT(!strstr(r.body, "root:") && !strstr(r.body, "top secret"));
+    tc_resp_free(&r);
+}
+
+static void hdr_is(const struct tc_resp *r, const char *name, const char *want)
+{
+    char v[512];
+    if (!tc_header(r, name, v, sizeof(v)))
+        T_FAIL("no %s header in:\n%s", name, r->head);
+    if (strcmp(v, want) != 0)
+        T_FAIL("%s: \"%s\", wanted \"%s\"", name, v, want);
+}
+
+#define REQ(path, extra) "GET " path " HTTP/1.1\r\nHost: x\r\n" extra "\r\n"
+
+static void t_basic(void *arg)
+{
+    (void)arg;
+    struct fx f;
+    fx_start(&f, "/");
+    struct tc_resp r = get(f.port, REQ("/hello.txt", ""));
+    T_EQ(r.status, 200);
+    T_EQ(r.body_len, 21);
+    T_ASSERT(memcmp(r.body, "Hello, static world!\n", 21) == 0);
+    hdr_is(&r, "Content-Type", "text/plain; charset=utf-8");
+    hdr_is(&r, "Content-Length", "21");
+    hdr_is(&r, "Accept-Ranges", "bytes");
+    char etag[128], lm[64];
+    T_ASSERT(tc_header(&r, "ETag", etag, sizeof(etag)) && etag[0] == '"');
+    T_ASSERT(tc_header(&r, "Last-Modified", lm, sizeof(lm)) && strlen(lm) == 29);
+    tc_resp_free(&r);
+
+    /* HEAD: the same headers, no body */
+    r = get(f.port, "HEAD /hello.txt HTTP/1.1\r\nHost: x\r\n\r\n");
+    T_EQ(r.status, 200);
+    T_EQ(r.body_len, 0);
+    hdr_is(&r, "Content-Length", "21");
+    hdr_is(&r, "ETag", etag);
+    tc_resp_free(&r);
+
+    /* 1 MiB byte for byte */
+    r = get(f.port, REQ("/big.bin", ""));
+    T_EQ(r.status, 200);
+    T_EQ(r.body_len, 1 << 20);
+    for (size_t i = 0; i < r.body_len; i++)
+        if (r.body[i] != (char)(i * 131 + (i >> 9)))
+            T_FAIL("big.bin differs at %zu", i);
+    hdr_is(&r, "Content-Type", "application/octet-stream");
+    tc_resp_free(&r);
+
+    /* directories, index.html, symlinks inside, encoded names */
+    r = get(f.port, REQ("/sub", ""));
+    T_EQ(r.status, 301);
+    hdr_is(&r, "Location", "/sub/");
+    tc_resp_free(&r);
+    r = get(f.port, REQ("/a%20b?x=1", ""));
+    T_EQ(r.status, 301);
+    hdr_is(&r, "Location", "/a%20b/?x=1");
+    tc_resp_free(&r);
+    r = get(f.port, REQ("//evil.example", ""));
+    T_EQ(r.status, 404);
+    tc_resp_free(&r);
+    r = get(f.port, REQ("/sub/", ""));
+    T_EQ(r.status, 200);
+    hdr_is(&r, "Content-Type", "text/html; charset=utf-8");
+    T_ASSERT(r.body_len == 12 && memcmp(r.body, "<p>index</p>", 12) == 0);
+    tc_resp_free(&r);
+    expect(f.port, REQ("/empty/", ""), 403);
+    expect(f.port, REQ("/", ""), 403);
+    expect(f.port, REQ("/link_in", ""), 200);
+    expect(f.port, REQ("/a%20b/c.css", ""), 200);
+    expect(f.port, REQ("/a%20b/./c.css", ""), 200);
+    expect(f.port, REQ("/sub/../hello.txt", ""), 200);
+    expect(f.port, REQ("/hello.txt/", ""), 404);
+    expect(f.port, REQ("/nope", ""), 404);
+    expect(f.port, "POST /hello.txt HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n", 405);
+    r = get(f.port, "DELETE /hello.txt HTTP/1.1\r\nHost: x\r\n\r\n");
+    T_EQ(r.status, 405);
+    hdr_is(&r, "Allow", "GET, HEAD");
+    tc_resp_free(&r);
+    fx_stop(&f);
+}
+
+T_CASE(static_basic, T_IO)
+{
+    make_tree();
+    t_run(1, t_basic, NULL);
+    T_ASSERT(nftw(tmpdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS) == 0);
+}
+
+static void t_conditional(void *arg)
+{
+    (void)arg;
+    struct fx f;
+    fx_start(&f, "/");
+    struct tc_resp r = get(f.port, REQ("/hello.txt", ""));
+    char etag[128], lm[64], req[512];
+    T_ASSERT(tc_header(&r, "ETag", etag, sizeof(etag)));
+    T_ASSERT(tc_header(&r, "Last-Modified", lm, sizeof(lm)));
+    tc_resp_free(&r);
+
+    snprintf(req, sizeof(req), REQ("/hello.txt", "If-None-Match: %s\r\n"), etag);
+    r = get(f.port, req);
+    T_EQ(r.status, 304);
+    T_EQ(r.body_len, 0);
+    hdr_is(&r, "ETag", etag);
+    tc_resp_free(&r);
+    snprintf(req, sizeof(req), REQ("/hello.txt", "If-None-Match: \"zz\", W/%s\r\n"), etag);
+    expect(f.port, req, 304);
+    expect(f.port, REQ("/hello.txt", "If-None-Match: *\r\n"), 304);
+    expect(f.port, REQ("/hello.txt", "If-None-Match: \"other\"\r\n"), 200);
+    /* If-None-Match wins over If-Modified-Since */
+    snprintf(req, sizeof(req),
+             REQ("/hello.txt", "If-None-Match: \"other\"\r\nIf-Modified-Since: %s\r\n"), lm);
+    expect(f.port, req, 200);
+    snprintf(req, sizeof(req), REQ("/hello.txt", "If-Modified-Since: %s\r\n"), lm);
+    expect(f.port, req, 304);
+    expect(f.port, REQ("/hello.txt", "If-Modified-Since: Thu, 01 Jan 1970 00:00:00 GMT\r\n"), 200);
+    expect(f.port, REQ("/hello.txt", "If-Modified-Since: garbage\r\n"), 200);
+
+    /* ranges */
+    r = get(f.port, REQ("/hello.txt", "Range: bytes=7-12\r\n"));
+    T_EQ(r.status, 206);
+    T_ASSERT(r.body_len == 6 && memcmp(r.body, "static", 6) == 0);
+    hdr_is(&r, "Content-Range", "bytes 7-12/21");
+    tc_resp_free(&r);
+    r = get(f.port, REQ("/hello.txt", "Range: bytes=-7\r\n"));
+    T_EQ(r.status, 206);
+    T_ASSERT(r.body_len == 7 && memcmp(r.body, "world!\n", 7) == 0);
+    hdr_is(&r, "Content-Range", "bytes 14-20/21");
+    tc_resp_free(&r);
+    r = get(f.port, REQ("/big.bin", "Range: bytes=1000-\r\n"));
+    T_EQ(r.status, 206);
+    T_EQ(r.body_len, (1 << 20) - 1000);
+    for (size_t i = 0; i < r.body_len; i++)
+        if (r.body[i] != (char)((i + 1000) * 131 + ((i + 1000) >> 9)))
+            T_FAIL("range of big.bin differs at %zu", i);
+    tc_resp_free(&r);
+    r = get(f.port, REQ("/hello.txt", "Range: bytes=21-\r\n"));
+    T_EQ(r.status, 416);
+    hdr_is(&r, "Content-Range", "bytes */21");
+    tc_resp_free(&r);
+    r = get(f.port, REQ("/hello.txt", "Range: bytes=0-1,5-6\r\n"));
+    T_EQ(r.status, 200);
+    T_EQ(r.body_len, 21);
+    tc_resp_free(&r);
+    expect(f.port, REQ("/hello.txt", "Range: bytes=5-1\r\n"), 200);
+    /* If-Range: the range only for the current version */
+    snprintf(req, sizeof(req), REQ("/hello.txt", "Range: bytes=0-4\r\nIf-Range: %s\r\n"), etag);
+    expect(f.port, req, 206);
+    expect(f.port, REQ("/hello.txt", "Range: bytes=0-4\r\nIf-Range: \"old\"\r\n"), 200);
+    snprintf(req, sizeof(req), REQ("/hello.txt", "Range: bytes=0-4\r\nIf-Range: W/%s\r\n"), etag);
+    expect(f.port, req, 200);
+    snprintf(req, sizeof(req), REQ("/hello.txt", "Range: bytes=0-4\r\nIf-Range: %s\r\n"), lm);
+    expect(f.port, req, 206);
+    expect(f.port,
+           REQ("/hello.txt", "Range: bytes=0-4\r\nIf-Range: Thu, 01 Jan 1970 00:00:00 GMT\r\n"),
+           200);
+    /* a changed file gets a new ETag */
+    put("www/hello.txt", "Hello, static world?\n", 21);
+    char p[PATH_MAX];
+    snprintf(p, sizeof(p), "%s/www/hello.txt", tmpdir);
+    struct timespec ts[2] = {{0, UTIME_OMIT}, {1000, 0}};
+    T_ASSERT(utimensat(AT_FDCWD, p, ts, 0) == 0);
+    snprintf(req, sizeof(req), REQ("/hello.txt", "If-None-Match: %s\r\n"), etag);
+    expect(f.port, req, 200);
+    fx_stop(&f);
+}
+
+T_CASE(static_conditional_range, T_IO)
+{
+    make_tree();
+    t_run(1, t_conditional, NULL);
+    T_ASSERT(nftw(tmpdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS) == 0);
+}
+
+static void t_traversal(void *arg)
+{
+    (void)arg;
+    struct fx f;
+    fx_start(&f, "/");
+    const char *attacks[] = {
+        REQ("/../secret.txt", ""),
+        REQ("/../../../../etc/passwd", ""),
+        REQ("/%2e%2e/%2e%2e/etc/passwd", ""),
+        REQ("/%2E%2E/secret.txt", ""),
+        REQ("/sub/../../secret.txt", ""),
+        REQ("/..%2fsecret.txt", ""),
+        REQ("/%2e%2e%2fsecret.txt", ""),
+        REQ("/sub%2f..%2f..%2fsecret.txt", ""),
+        REQ("/hello.txt%00.html", ""),
+        REQ("/%", ""),
+        REQ("/%zz", ""),
+        REQ("/link_out", ""),
+        REQ("/link_up", ""),
+        REQ("/sub/dotdot/secret.txt", ""),
+        REQ("/sub/up2/etc/passwd", ""),
+        REQ("/fifo", ""),
+        "GET /..\\..\\secret.txt HTTP/1.1\r\nHost: x\r\n\r\n",
+        "GET http://x/../secret.txt HTTP/1.1\r\nHost: x\r\n\r\n",
+    };
+    for (size_t i = 0; i < sizeof(attacks) / sizeof(attacks[0]); i++) {
+        expect_4xx(f.port, attacks[i]);
+        /* and the server keeps serving */
+        expect(f.port, REQ("/hello.txt", ""), 200);
+    }
+    /* "sub/dotdot" is a symlink to the root itself: inside, allowed */
+    expect(f.port, REQ("/sub/dotdot/hello.txt", ""), 200);
+    fx_stop(&f);
+
+    /* a url_prefix: stripped, and paths outside it are not served */
+    fx_start(&f, "/static/");
+    expect(f.port, REQ("/static/hello.txt", ""), 200);
+    expect(f.port, REQ("/static/sub/", ""), 200);
+    struct tc_resp r = get(f.port, REQ("/static", ""));
+    T_ASSERT(r.status == 301 || r.status == 404);
+    if (r.status == 301)
+        hdr_is(&r, "Location", "/static/");
+    tc_resp_free(&r);
+    r = get(f.port, REQ("/static/sub", ""));
+    T_EQ(r.status, 301);
+    hdr_is(&r, "Location", "/static/sub/");
+    tc_resp_free(&r);
+    expect_4xx(f.port, REQ("/hello.txt", ""));
+    expect_4xx(f.port, REQ("/static/../secret.txt", ""));
+    expect_4xx(f.port, REQ("/static/%2e%2e/secret.txt", ""));
+    fx_stop(&f);
+}
+
+T_CASE(static_traversal, T_IO)
+{
+    make_tree();
+    t_run(1, t_traversal, NULL);
+    T_ASSERT(nftw(tmpdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS) == 0);
+}
