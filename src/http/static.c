@@ -30,12 +30,17 @@
 
 #include <ringo.h>
 
+#include "http/fcache.h"
 #include "http/static.h"
 
 struct ringo_http_static {
     int rootfd;   /* O_PATH | O_DIRECTORY: the tree's anchor */
     char *prefix; /* url_prefix without its trailing '/' ("" for "/") */
     size_t prefix_len;
+    /* per-worker open-file caches, each created and used only by its own
+     * worker (RINGO_STATIC_CACHE=0 turns them off) */
+    struct fcache *cache[FC_WORKERS];
+    int no_cache;
 };
 
 /* Opens and stats are page-cache work or a disk read: bounded anyway so
@@ -291,6 +296,8 @@ int ringo_http_static_new(const char *root, const char *url_prefix, ringo_http_s
         free(st);
         return e;
     }
+    const char *nc = getenv("RINGO_STATIC_CACHE");
+    st->no_cache = nc && !strcmp(nc, "0");
     *out = st;
     return 0;
 }
@@ -299,6 +306,8 @@ void ringo_http_static_free(ringo_http_static *st)
 {
     if (!st)
         return;
+    for (int i = 0; i < FC_WORKERS; i++)
+        fc_free(st->cache[i]);
     close(st->rootfd);
     free(st->prefix);
     free(st);
@@ -396,9 +405,73 @@ static int open_stat(const struct ringo_http_static *st, const char *rel, struct
     return fd;
 }
 
+/* Resolve rel (the normalised request path) to an open regular file:
+ * index.html for directories, 301 for a directory named without its
+ * slash. Returns the fd (stx filled, rel extended to the file served, *rl
+ * its length) or -(HTTP status) after answering nothing. */
+static int resolve(const struct ringo_http_static *st, ringo_http_req *req, ringo_http_resp *resp,
+                   char *rel, size_t *rl, int dir, struct statx *stx, int *answered)
+{
+    int64_t dl = ringo_deadline_in(FILE_TIMEOUT_NS);
+    int fd = open_stat(st, rel, stx, dl);
+    if (fd < 0)
+        return -open_errno_status(fd);
+    if (S_ISDIR(stx->stx_mode)) {
+        ringo_close(fd);
+        if (!dir) {
+            *answered = 1;
+            return redirect_dir(req, resp, st, rel, *rl);
+        }
+        memcpy(rel + *rl, *rl ? "/index.html" : "index.html", *rl ? 12 : 11);
+        fd = open_stat(st, rel, stx, dl);
+        if (fd < 0)
+            /* a directory without an index: no listings */
+            return fd == -ENOENT ? -403 : -open_errno_status(fd);
+        *rl += *rl ? 11 : 10;
+    } else if (dir) {
+        ringo_close(fd); /* "/file.txt/": not a directory */
+        return -404;
+    }
+    if (!S_ISREG(stx->stx_mode)) {
+        ringo_close(fd);
+        return -403;
+    }
+    return fd;
+}
+
+static void fill_validators(struct fc_entry *e, const char *rel, size_t rl)
+{
+    int el = snprintf(e->etag, sizeof(e->etag), "\"%" PRIx64 "-%" PRIx64 "-%" PRIx64 "\"",
+                      (uint64_t)e->stx.stx_size,
+                      (uint64_t)e->stx.stx_mtime.tv_sec * 1000000000u + e->stx.stx_mtime.tv_nsec,
+                      (uint64_t)e->stx.stx_ino);
+    e->etag_len = (size_t)el;
+    ringo__static_fmt_date(e->stx.stx_mtime.tv_sec, e->lastmod);
+    e->type = ringo__mime_type(rel, rl);
+}
+
+/* Keep a small file's bytes with its entry (read once per validity
+ * period instead of once per request). */
+static void load_data(struct fc_entry *e)
+{
+    size_t size = e->stx.stx_size;
+    if (size == 0 || size > FC_DATA_MAX)
+        return;
+    char *d = malloc(size);
+    if (!d)
+        return;
+    ssize_t n = ringo_pread(e->fd, d, size, 0, ringo_deadline_in(FILE_TIMEOUT_NS));
+    if (n == (ssize_t)size)
+        e->data = d;
+    else
+        free(d);
+}
+
+static int serve(ringo_http_req *req, ringo_http_resp *resp, const struct fc_entry *e, int head);
+
 int ringo_http_static_handler(ringo_http_req *req, ringo_http_resp *resp, void *arg)
 {
-    const struct ringo_http_static *st = arg;
+    struct ringo_http_static *st = arg;
     ringo_str m = ringo_http_method(req);
     int head = is_method(m, "HEAD");
     if (!head && !is_method(m, "GET")) {
@@ -416,52 +489,83 @@ int ringo_http_static_handler(ringo_http_req *req, ringo_http_resp *resp, void *
     if (n < 0)
         return simple(resp, n == -EINVAL ? 400 : n == -ENOENT ? 404 : n == -EXDEV ? 403 : 414);
     size_t rl = (size_t)n;
-    int64_t dl = ringo_deadline_in(FILE_TIMEOUT_NS);
-    struct statx stx;
-    int fd = open_stat(st, rel, &stx, dl);
-    if (fd < 0)
-        return simple(resp, open_errno_status(fd));
-    if (S_ISDIR(stx.stx_mode)) {
-        ringo_close(fd);
-        if (!dir)
-            return redirect_dir(req, resp, st, rel, rl);
-        memcpy(rel + rl, rl ? "/index.html" : "index.html", rl ? 12 : 11);
-        fd = open_stat(st, rel, &stx, dl);
-        if (fd < 0)
-            /* a directory without an index: no listings */
-            return simple(resp, fd == -ENOENT ? 403 : open_errno_status(fd));
-        rl += rl ? 11 : 10;
-    } else if (dir) {
-        ringo_close(fd); /* "/file.txt/": not a directory */
-        return simple(resp, 404);
-    }
-    if (!S_ISREG(stx.stx_mode)) {
-        ringo_close(fd);
-        return simple(resp, 403);
-    }
 
-    uint64_t size = stx.stx_size;
-    int64_t mtime = stx.stx_mtime.tv_sec;
-    char etag[64], lastmod[30];
-    int el = snprintf(etag, sizeof(etag), "\"%" PRIx64 "-%" PRIx64 "-%" PRIx64 "\"", size,
-                      (uint64_t)mtime * 1000000000u + stx.stx_mtime.tv_nsec, (uint64_t)stx.stx_ino);
-    ringo__static_fmt_date(mtime, lastmod);
+    /* the cache: keyed by the normalised path and the trailing slash */
+    int w = ringo_worker_id();
+    struct fcache *fc = NULL;
+    if (!st->no_cache && w >= 0 && w < FC_WORKERS) {
+        if (!st->cache[w])
+            st->cache[w] = calloc(1, sizeof(struct fcache));
+        fc = st->cache[w];
+    }
+    rel[rl] = dir ? '/' : 0;
+    uint64_t h = fc ? fc_hash(rel, rl + (size_t)dir) : 0;
+    struct fc_entry *e = fc ? fc_find(fc, rel, rl + (size_t)dir, h, ringo_now()) : NULL;
+    if (e) {
+        e->busy++;
+        int r = serve(req, resp, e, head);
+        e->busy--;
+        return r;
+    }
+    char key[sizeof(rel)];
+    size_t key_len = rl + (size_t)dir;
+    memcpy(key, rel, key_len);
+    rel[rl] = 0;
+    struct fc_entry tmp;
+    memset(&tmp, 0, sizeof(tmp));
+    int answered = 0;
+    int fd = resolve(st, req, resp, rel, &rl, dir, &tmp.stx, &answered);
+    if (answered)
+        return fd;
+    if (fd < 0)
+        return simple(resp, -fd);
+    tmp.fd = fd;
+    fill_validators(&tmp, rel, rl);
+    /* cache it unless the slot is in use by a request that is parked */
+    e = fc ? fc_claim(fc, h) : NULL;
+    if (e && (e->key = malloc(key_len))) {
+        memcpy(e->key, key, key_len);
+        e->key_len = key_len;
+        e->hash = h;
+        e->checked = ringo_now();
+        e->fd = tmp.fd;
+        e->stx = tmp.stx;
+        e->type = tmp.type;
+        memcpy(e->etag, tmp.etag, sizeof(e->etag));
+        e->etag_len = tmp.etag_len;
+        memcpy(e->lastmod, tmp.lastmod, sizeof(e->lastmod));
+        e->busy++;
+        load_data(e);
+        int r = serve(req, resp, e, head);
+        e->busy--;
+        return r;
+    }
+    int r = serve(req, resp, &tmp, head);
+    ringo_close(fd);
+    return r;
+}
+
+static int serve(ringo_http_req *req, ringo_http_resp *resp, const struct fc_entry *e, int head)
+{
+    uint64_t size = e->stx.stx_size;
+    int64_t mtime = e->stx.stx_mtime.tv_sec;
+    const char *etag = e->etag;
+    size_t el = e->etag_len;
 
     /* RFC 9110 13.2.2: If-None-Match, else If-Modified-Since */
     ringo_str v;
     int not_modified = 0;
     if (ringo_http_header(req, "If-None-Match", &v)) {
-        not_modified = ringo__static_inm_match(v.ptr, v.len, etag, (size_t)el);
+        not_modified = ringo__static_inm_match(v.ptr, v.len, etag, el);
     } else if (ringo_http_header(req, "If-Modified-Since", &v)) {
         int64_t ims;
         not_modified = ringo__static_parse_date(v.ptr, v.len, &ims) == 0 && mtime <= ims;
     }
     int r;
     if (not_modified) {
-        ringo_close(fd);
         if ((r = ringo_http_status(resp, 304)) < 0 ||
-            (r = ringo_http_header_addn(resp, "ETag", 4, etag, (size_t)el)) < 0 ||
-            (r = ringo_http_header_addn(resp, "Last-Modified", 13, lastmod, 29)) < 0)
+            (r = ringo_http_header_addn(resp, "ETag", 4, etag, el)) < 0 ||
+            (r = ringo_http_header_addn(resp, "Last-Modified", 13, e->lastmod, 29)) < 0)
             return r;
         return 0;
     }
@@ -476,7 +580,7 @@ int ringo_http_static_handler(ringo_http_req *req, ringo_http_resp *resp, void *
              * ETag match, or the exact Last-Modified date */
             int64_t d;
             int same = ir.len && (ir.ptr[0] == '"' || ir.ptr[0] == 'W')
-                           ? ir.len == (size_t)el && memcmp(ir.ptr, etag, (size_t)el) == 0
+                           ? ir.len == el && memcmp(ir.ptr, etag, el) == 0
                            : ringo__static_parse_date(ir.ptr, ir.len, &d) == 0 && d == mtime;
             if (!same) {
                 range = 0;
@@ -485,29 +589,30 @@ int ringo_http_static_handler(ringo_http_req *req, ringo_http_resp *resp, void *
             }
         }
     }
-    const char *type = ringo__mime_type(rel, rl);
     char cr[80];
-    if ((r = ringo_http_header_add(resp, "Content-Type", type)) < 0 ||
-        (r = ringo_http_header_addn(resp, "ETag", 4, etag, (size_t)el)) < 0 ||
-        (r = ringo_http_header_addn(resp, "Last-Modified", 13, lastmod, 29)) < 0 ||
+    if ((r = ringo_http_header_add(resp, "Content-Type", e->type)) < 0 ||
+        (r = ringo_http_header_addn(resp, "ETag", 4, etag, el)) < 0 ||
+        (r = ringo_http_header_addn(resp, "Last-Modified", 13, e->lastmod, 29)) < 0 ||
         (r = ringo_http_header_addn(resp, "Accept-Ranges", 13, "bytes", 5)) < 0)
-        goto out;
+        return r;
     if (range < 0) {
         int cl = snprintf(cr, sizeof(cr), "bytes */%" PRIu64, size);
         if ((r = ringo_http_status(resp, 416)) < 0 ||
             (r = ringo_http_header_addn(resp, "Content-Range", 13, cr, (size_t)cl)) < 0)
-            goto out;
-        goto out;
+            return r;
+        return 0;
     }
     if (range > 0) {
         int cl =
             snprintf(cr, sizeof(cr), "bytes %" PRIu64 "-%" PRIu64 "/%" PRIu64, first, last, size);
         if ((r = ringo_http_status(resp, 206)) < 0 ||
             (r = ringo_http_header_addn(resp, "Content-Range", 13, cr, (size_t)cl)) < 0)
-            goto out;
+            return r;
     }
-    r = ringo_http_body_file(resp, fd, (int64_t)first, size ? (size_t)(last - first + 1) : 0);
-out:
-    ringo_close(fd);
+    size_t len = size ? (size_t)(last - first + 1) : 0;
+    if (e->data) /* small file: copied into the response batch, one write */
+        r = ringo_http_body(resp, e->data + first, len);
+    else
+        r = ringo_http_body_file(resp, e->fd, (int64_t)first, len);
     return r < 0 ? r : 0;
 }
