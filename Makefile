@@ -2,7 +2,9 @@
 #   make            library, tools, examples, tests, baselines
 #   make test       build and run the test suite on both backends
 #   make demo       ringo-httpd + load generator on each backend, side by side
-#   make bench      full echo benchmark against baselines and Go, the io_uring
+#   make bench      HTTP against nginx, h2o, Go, fasthttp and hand-written
+#                   liburing/epoll responders (bench/http.py), the full echo
+#                   benchmark against baselines and Go, the io_uring
 #                   fast-path matrix, the concurrency micro-benchmarks against Go,
 #                   timers at scale, file reads against dd (tables in bench/out/,
 #                   summarised in bench/RESULTS.md)
@@ -138,7 +140,9 @@ demo: deps
 	@sh scripts/demo.sh $(BUILD)
 
 bench: deps deps-bench
-	@$(MAKE) --no-print-directory all $(BUILD)/bench/go-echo
+	@$(MAKE) --no-print-directory all $(BUILD)/bench/go-echo $(BUILD)/bench/go-http \
+	    $(BUILD)/bench/go-fasthttp
+	@python3 bench/http.py --build $(BUILD)
 	@python3 bench/echo.py --build $(BUILD) --perf-runs extra
 	@python3 bench/matrix.py --build $(BUILD)
 	@taskset -c 0 $(BUILD)/bench/ctxswitch

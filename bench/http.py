@@ -83,10 +83,11 @@ def raise_nofile():
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
 
-def server_exe(name, build):
+def server_exe(name, build, httpd=None):
+    httpd = httpd or os.path.join(build, "ringo-httpd")
     return {
-        "ringo-uring": os.path.join(build, "ringo-httpd"),
-        "ringo-epoll": os.path.join(build, "ringo-httpd"),
+        "ringo-uring": httpd,
+        "ringo-epoll": httpd,
         "baseline-uring": os.path.join(build, "bench", "baseline-uring-http"),
         "baseline-epoll": os.path.join(build, "bench", "baseline-epoll-http"),
         "nginx": shutil.which("nginx") or "nginx",
@@ -108,9 +109,9 @@ def render(template, workdir, port):
     return path
 
 
-def server_argv(name, build, port, workdir):
+def server_argv(name, build, port, workdir, httpd=None):
     """Command line and extra environment for one server."""
-    exe = server_exe(name, build)
+    exe = server_exe(name, build, httpd)
     if name in ("ringo-uring", "ringo-epoll"):
         return [exe, "--port", str(port), "--workers", "1", "--backend",
                 name.split("-", 1)[1], "--root", WWW], {}
@@ -318,7 +319,7 @@ def run_one(args, server, scenario, rep, perf, use_perf, perf_only=False):
     port = echo.fresh_port()
     workdir = tempfile.mkdtemp(prefix=f"http-{server}-")
     os.chmod(workdir, 0o755)  # nginx/h2o workers run as nobody
-    argv, extra_env = server_argv(server, args.build, port, workdir)
+    argv, extra_env = server_argv(server, args.build, port, workdir, args.httpd)
     env = dict(os.environ, **extra_env)
     rec = {"server": server, "scenario": scenario, "rep": rep, "perf_only": perf_only,
            "port": port, "server_cmd": ["taskset", "-c", SERVER_CPU] + argv, "problems": [],
@@ -556,6 +557,7 @@ def progress_line(prefix, rec):
 def parse_args():
     ap = argparse.ArgumentParser(description="ringo HTTP benchmark (see bench/README.md)")
     ap.add_argument("--build", default="build", help="build directory (default: build)")
+    ap.add_argument("--httpd", help="ringo-httpd binary (default: BUILD/ringo-httpd)")
     ap.add_argument("--servers", default=",".join(DEFAULT_SERVERS),
                     help="comma-separated, run in this order (default: all but h2o-file)")
     ap.add_argument("--scenarios", default=",".join(SCENARIOS),
@@ -582,6 +584,8 @@ def parse_args():
                          "attached during every measured run")
     args = ap.parse_args()
     args.build = os.path.abspath(args.build)  # servers run in a temp dir
+    if args.httpd:
+        args.httpd = os.path.abspath(args.httpd)
     # wrk takes whole seconds only.
     args.duration = max(1, round(args.duration))
     args.warmup = max(0, round(args.warmup))
@@ -605,7 +609,7 @@ def check_setup(args):
         problems.append("need CPUs 0 and 1 for pinning")
     keep = []
     for s in args.server_list:
-        exe = server_exe(s, args.build)
+        exe = server_exe(s, args.build, args.httpd)
         if os.access(exe, os.X_OK):
             keep.append(s)
         else:

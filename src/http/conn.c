@@ -479,12 +479,12 @@ static void handle(struct rh_conn *c, ringo_http_req *req, int head_len)
     c->keep = 0;
     if (c->have_lent && c->win != c->lent.data)
         release_lent(c);
-    int64_t us = (ringo_now() - c->t_read) / 8000;
+    int64_t ns = ringo_now() - c->t_read, units = ns / 8000; /* buckets of 8 us << b */
     size_t b = 0;
-    while (b < RINGO_HTTP_LATENCY_BUCKETS && us >= (1 << b))
+    while (b < RINGO_HTTP_LATENCY_BUCKETS && units >= (1 << b))
         b++;
     rh_stat_add(c->w, RH_STAT(latency) + b, 1);
-    rh_stat_add(c->w, RH_STAT(latency_sum_ns), (uint64_t)(ringo_now() - c->t_read));
+    rh_stat_add(c->w, RH_STAT(latency_sum_ns), (uint64_t)ns);
 }
 
 static void serve(struct rh_conn *c)
