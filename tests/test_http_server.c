@@ -566,6 +566,52 @@ T_CASE(http_idle_timeout_and_caps, T_IO)
     t_run(1, t_idle_and_caps, NULL);
 }
 
+static void t_total_cap(void *arg)
+{
+    struct fixture f;
+    ringo_http_config cfg;
+    ringo_http_config_init(&cfg);
+    cfg.max_conns = 2;
+    fixture_start(&f, &cfg);
+    struct tc_conn *c = calloc(3, sizeof(*c));
+    for (int i = 0; i < 2; i++) {
+        tc_connect(&c[i], f.port);
+        TC_SEND(&c[i], "GET /plaintext HTTP/1.1\r\nHost: x\r\n\r\n");
+        struct tc_resp r;
+        T_OK(tc_read(&c[i], &r, false));
+        tc_resp_free(&r);
+    }
+    /* a third is over the cap: closed at once, the two keep working */
+    tc_connect(&c[2], f.port);
+    T_ASSERT(tc_closed(&c[2]));
+    tc_close(&c[2]);
+    TC_SEND(&c[1], "GET /plaintext HTTP/1.1\r\nHost: x\r\n\r\n");
+    struct tc_resp r;
+    T_OK(tc_read(&c[1], &r, false));
+    T_EQ(r.status, 200);
+    tc_resp_free(&r);
+    /* one leaves: a newcomer is served */
+    tc_close(&c[0]);
+    ringo_sleep(50 * 1000000LL);
+    tc_connect(&c[0], f.port);
+    TC_SEND(&c[0], "GET /plaintext HTTP/1.1\r\nHost: x\r\n\r\n");
+    T_OK(tc_read(&c[0], &r, false));
+    T_EQ(r.status, 200);
+    tc_resp_free(&r);
+    tc_close(&c[0]);
+    tc_close(&c[1]);
+    ringo_http_stats st;
+    T_OK(ringo_http_server_stats(f.s, &st));
+    T_EQ(st.conns_refused, 1);
+    free(c);
+    fixture_stop(&f);
+}
+
+T_CASE(http_total_connection_cap, T_IO)
+{
+    t_run(1, t_total_cap, NULL);
+}
+
 struct slow_arg {
     int port;
     int status;

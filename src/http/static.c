@@ -460,6 +460,11 @@ static void load_data(struct fc_entry *e)
     char *d = malloc(size);
     if (!d)
         return;
+    /* opened O_NONBLOCK (for FIFOs); io_uring honours that on a regular
+     * file too and answers -EAGAIN instead of reading it */
+    int fl = fcntl(e->fd, F_GETFL);
+    if (fl >= 0 && (fl & O_NONBLOCK))
+        fcntl(e->fd, F_SETFL, fl & ~O_NONBLOCK);
     ssize_t n = ringo_pread(e->fd, d, size, 0, ringo_deadline_in(FILE_TIMEOUT_NS));
     if (n == (ssize_t)size)
         e->data = d;
@@ -521,27 +526,46 @@ int ringo_http_static_handler(ringo_http_req *req, ringo_http_resp *resp, void *
         return simple(resp, -fd);
     tmp.fd = fd;
     fill_validators(&tmp, rel, rl);
-    /* cache it unless the slot is in use by a request that is parked */
-    e = fc ? fc_claim(fc, h) : NULL;
-    if (e && (e->key = malloc(key_len))) {
-        memcpy(e->key, key, key_len);
-        e->key_len = key_len;
-        e->hash = h;
-        e->checked = ringo_now();
-        e->fd = tmp.fd;
-        e->stx = tmp.stx;
-        e->type = tmp.type;
-        memcpy(e->etag, tmp.etag, sizeof(e->etag));
-        e->etag_len = tmp.etag_len;
-        memcpy(e->lastmod, tmp.lastmod, sizeof(e->lastmod));
-        e->busy++;
-        load_data(e);
-        int r = serve(req, resp, e, head);
-        e->busy--;
+    if (!fc) {
+        int r = serve(req, resp, &tmp, head);
+        ringo_close(fd);
         return r;
     }
-    int r = serve(req, resp, &tmp, head);
-    ringo_close(fd);
+    /* complete the entry before it is published (loading parks, and other
+     * requests must not find a half-made one) */
+    e = fc_find(fc, key, key_len, h, ringo_now());
+    if (!e) {
+        load_data(&tmp);
+        e = fc_find(fc, key, key_len, h, ringo_now());
+    }
+    if (!e) {
+        /* nobody published a fresh one while we resolved: ours goes in,
+         * unless the slot is in use by a parked request */
+        e = fc_claim(fc, h);
+        if (e && (e->key = malloc(key_len))) {
+            memcpy(e->key, key, key_len);
+            e->key_len = key_len;
+            e->hash = h;
+            e->checked = ringo_now();
+            e->fd = tmp.fd;
+            e->stx = tmp.stx;
+            e->type = tmp.type;
+            memcpy(e->etag, tmp.etag, sizeof(e->etag));
+            e->etag_len = tmp.etag_len;
+            memcpy(e->lastmod, tmp.lastmod, sizeof(e->lastmod));
+            e->data = tmp.data;
+            tmp.fd = -1;
+            tmp.data = NULL;
+        } else {
+            e = &tmp;
+        }
+    }
+    e->busy++;
+    int r = serve(req, resp, e, head);
+    e->busy--;
+    if (tmp.fd >= 0)
+        ringo_close(tmp.fd);
+    free(tmp.data);
     return r;
 }
 
