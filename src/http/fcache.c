@@ -27,15 +27,19 @@ void fc_clear(struct fc_entry *e)
 {
     if (!e->key)
         return;
-    /* no ringo operation is in flight on it (busy == 0); inside the
-     * runtime ringo_close also resets the backend's per-fd state */
-    if (ringo_worker_id() >= 0)
-        ringo_close(e->fd);
-    else
-        close(e->fd);
+    /* Empty the slot before closing: ringo_close may park, and a request
+     * that finds the slot meanwhile must not close the fd a second time
+     * (by then its number may be someone else's open file). */
+    int fd = e->fd;
     free(e->key);
     free(e->data);
     memset(e, 0, sizeof(*e));
+    /* no ringo operation is in flight on it (busy was 0); inside the
+     * runtime ringo_close also resets the backend's per-fd state */
+    if (ringo_worker_id() >= 0)
+        ringo_close(fd);
+    else
+        close(fd);
 }
 
 struct fc_entry *fc_claim(struct fcache *fc, uint64_t h)
