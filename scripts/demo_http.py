@@ -5,44 +5,9 @@ pipelined depth 16), printed side by side with the server's CPU time and
 syscalls per request from its own counters. Ends with the URL to open."""
 import argparse, json, os, signal, socket, subprocess, sys, time
 
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
-
-def wait_listening(port, proc, timeout=5.0):
-    end = time.time() + timeout
-    while time.time() < end:
-        if proc.poll() is not None:
-            raise SystemExit("demo: ringo-httpd exited early")
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return
-        except OSError:
-            time.sleep(0.05)
-    raise SystemExit("demo: ringo-httpd did not start listening")
-
-def cpu_seconds(pid):
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-def read_stats(path, pid):
-    before = os.path.getmtime(path) if os.path.exists(path) else 0
-    os.kill(pid, signal.SIGUSR1)
-    end = time.time() + 2
-    while time.time() < end:
-        if os.path.exists(path) and os.path.getmtime(path) != before:
-            break
-        time.sleep(0.01)
-    stats = {}
-    with open(path) as f:
-        for line in f:
-            k, v = line.split()
-            stats[k] = int(v)
-    return stats
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+# the echo demo's helpers: free port, wait for listen, CPU from /proc, counters
+from demo import free_port, wait_listening, cpu_seconds, read_stats  # noqa: E402
 
 def start_server(build, root, backend, pin):
     port = free_port()
