@@ -78,6 +78,13 @@ static int big(ringo_http_req *req, ringo_http_resp *resp, void *arg)
     return r;
 }
 
+static char kb_body[1024];
+
+static int kb(ringo_http_req *req, ringo_http_resp *resp, void *arg)
+{
+    return ringo_http_body_static(resp, kb_body, sizeof(kb_body));
+}
+
 static int fails(ringo_http_req *req, ringo_http_resp *resp, void *arg)
 {
     return -EIO;
@@ -104,6 +111,7 @@ static void fixture_start(struct fixture *f, const ringo_http_config *cfg)
     T_OK(ringo_http_route(f->s, "GET", "/slow", 0, slow, NULL));
     T_OK(ringo_http_route(f->s, "GET", "/big", 0, big, NULL));
     T_OK(ringo_http_route(f->s, "GET", "/fails", 0, fails, NULL));
+    T_OK(ringo_http_route(f->s, "GET", "/kb", 0, kb, NULL));
     T_OK(ringo_http_route(f->s, "GET", "/headers", 0, bad_headers, NULL));
     T_OK(ringo_http_route(f->s, "GET", "/metrics", 0, ringo_http_metrics_handler, f->s));
     ringo_addr a;
@@ -228,6 +236,57 @@ static void t_keepalive_pipeline(void *arg)
     tc_close(c);
     free(c);
     fixture_stop(&f);
+}
+
+/* Backpressure: 3000 pipelined requests for 1 KiB answers written before
+ * reading anything. The server answers each read's batch in 64 KiB
+ * flushes and stops reading while its writes block; every answer arrives,
+ * in order. */
+struct piper {
+    struct tc_conn *c;
+    const char *req;
+    int n;
+};
+
+static void pipe_writer(void *arg)
+{
+    struct piper *p = arg;
+    for (int i = 0; i < p->n; i++)
+        tc_send(p->c, p->req, strlen(p->req));
+}
+
+static void t_backpressure(void *arg)
+{
+    struct fixture f;
+    ringo_http_config cfg;
+    ringo_http_config_init(&cfg);
+    cfg.max_requests_per_conn = 5000;
+    fixture_start(&f, &cfg);
+    for (size_t i = 0; i < sizeof(kb_body); i++)
+        kb_body[i] = (char)('a' + i % 26);
+    struct tc_conn *c = malloc(sizeof(*c));
+    tc_connect(c, f.port);
+    struct piper p = {c, "GET /kb HTTP/1.1\r\nHost: x\r\n\r\n", 3000};
+    ringo_coro *w;
+    T_OK(ringo_go(pipe_writer, &p, &w));
+    ringo_sleep(200 * 1000000LL); /* let the socket buffers fill up */
+    for (int i = 0; i < p.n; i++) {
+        struct tc_resp r;
+        T_OK(tc_read(c, &r, false));
+        T_EQ(r.status, 200);
+        T_EQ(r.body_len, sizeof(kb_body));
+        T_ASSERT(!memcmp(r.body, kb_body, sizeof(kb_body)));
+        tc_resp_free(&r);
+    }
+    T_OK(ringo_join(w, ringo_deadline_in(10LL * 1000000000)));
+    tc_close(c);
+    free(c);
+    fixture_stop(&f);
+}
+
+T_CASE(http_pipelining_backpressure, T_IO)
+{
+    t_run(1, t_backpressure, NULL);
 }
 
 T_CASE(http_keepalive_pipelining, T_IO)

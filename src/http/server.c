@@ -122,15 +122,21 @@ static size_t ip_key(const ringo_addr *a, uint8_t key[16])
     return 0;
 }
 
+static uint64_t ip_hash(const uint8_t *key, size_t len)
+{
+    uint64_t h = 1469598103934665603ULL;
+    for (size_t i = 0; i < len; i++)
+        h = (h ^ key[i]) * 1099511628211ULL;
+    return h;
+}
+
 /* Count a connection from peer; returns its entry, or NULL when over the
  * cap (or out of memory: refusing is the safe answer to both). */
 static struct rh_ipcount *ip_acquire(ringo_http_server *s, const ringo_addr *peer)
 {
     uint8_t key[16];
     size_t len = ip_key(peer, key);
-    uint64_t h = 1469598103934665603ULL;
-    for (size_t i = 0; i < len; i++)
-        h = (h ^ key[i]) * 1099511628211ULL;
+    uint64_t h = ip_hash(key, len);
     ringo__spin_lock(&s->ip_lock);
     struct rh_ipcount **slot = &s->ip_table[h % s->ip_buckets], *e;
     for (e = *slot; e; e = e->next)
@@ -153,9 +159,17 @@ static struct rh_ipcount *ip_acquire(ringo_http_server *s, const ringo_addr *pee
 static void ip_release(ringo_http_server *s, struct rh_ipcount *e)
 {
     ringo__spin_lock(&s->ip_lock);
-    e->count--;
-    /* entries stay until the server is freed: a client that comes back
-     * finds its slot without an allocation */
+    /* the last connection of an address takes its entry along: a table
+     * that kept every address ever seen would grow without bound */
+    if (--e->count == 0) {
+        uint64_t h = ip_hash(e->key, e->len);
+        struct rh_ipcount **p = &s->ip_table[h % s->ip_buckets];
+        while (*p && *p != e)
+            p = &(*p)->next;
+        if (*p)
+            *p = e->next;
+        free(e);
+    }
     ringo__spin_unlock(&s->ip_lock);
 }
 
