@@ -802,10 +802,19 @@ T_CASE(http_static_cache_under_load, T_IO)
 
 /* 10k connections open at once, each answered, none refused or lost. The
  * server runs in a child process: each side needs 10k descriptors. */
+#if defined(__SANITIZE_THREAD__)
+/* TSan makes every coroutine a thread of its own (a fiber): it stops at
+ * 8128, and its synchronisation cost grows with the number of threads
+ * (vector clocks), so 3000 connections already took minutes. The normal
+ * and ASan builds carry the 10k. */
+#define MANY 1000
+#else
 #define MANY 10000
+#endif
 struct many {
     int port;
     int ok;
+    int first_err; /* the first failure: -errno, or the status */
     ringo_wg opened, go, done;
     ringo_sema connecting;
 };
@@ -825,8 +834,11 @@ static void many_client(void *arg)
     ringo_wg_wait(&m->go, RINGO_FOREVER);
     TC_SEND(c, "GET /plaintext HTTP/1.1\r\nHost: x\r\n\r\n");
     struct tc_resp r;
-    if (tc_read(c, &r, false) == 0 && r.status == 200 && !strcmp(r.body, "Hello, World!"))
+    int e = tc_read(c, &r, false);
+    if (e == 0 && r.status == 200 && !strcmp(r.body, "Hello, World!"))
         m->ok++;
+    else if (!m->first_err)
+        m->first_err = e ? e : r.status;
     tc_resp_free(&r);
     tc_close(c);
     free(c);
@@ -854,7 +866,9 @@ static void t_many_clients(void *arg)
     T_OK(ringo_wg_wait(&m->done, ringo_deadline_in(60LL * 1000000000)));
     if (getenv("T_TIMING"))
         fprintf(stderr, "done in %.3f s\n", (ringo_now() - t0) / 1e9);
-    T_EQ(m->ok, MANY);
+    if (m->ok != MANY)
+        T_FAIL("%d of %d answered; first failure %d (%s)", m->ok, MANY, m->first_err,
+               m->first_err < 0 ? ringo_err_name(m->first_err) : "status");
 }
 
 struct many_server {
