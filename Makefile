@@ -143,6 +143,8 @@ bench: deps deps-bench
 	@$(MAKE) --no-print-directory all $(BUILD)/bench/go-echo $(BUILD)/bench/go-http \
 	    $(BUILD)/bench/go-fasthttp
 	@python3 bench/http.py --build $(BUILD)
+	@python3 bench/http.py --build $(BUILD) --loadgen ringo-bench --scenarios plaintext-c1000 \
+	    --servers baseline-uring,baseline-epoll,ringo-uring,ringo-epoll,nginx,h2o,h2o-file,go-http,fasthttp
 	@python3 bench/echo.py --build $(BUILD) --perf-runs extra
 	@python3 bench/matrix.py --build $(BUILD)
 	@taskset -c 0 $(BUILD)/bench/ctxswitch
