@@ -380,6 +380,17 @@ def progress_line(prefix, rec):
     return msg
 
 
+def bench_exit_problem(returncode, stderr_lines):
+    """The problem to record for a ringo-bench run that failed (with its
+    last stderr line, which says why), or None when it exited with 0."""
+    if returncode == 0:
+        return None
+    last = [l.strip() for l in stderr_lines if l.strip()][-1:]
+    return (f"ringo-bench exited with status {returncode}"
+            + (" (killed by watchdog)" if returncode == -9 else "")
+            + (f" ({last[0][:200]})" if last else ""))
+
+
 def run_one(args, server, conns, rep, perf, use_perf, perf_only=False, launch=None):
     """One measured run of `server` (a name from ALL_SERVERS) at `conns`
     connections with args.size-byte messages. `launch`, if given, replaces
@@ -450,11 +461,9 @@ def run_one(args, server, conns, rep, perf, use_perf, perf_only=False, launch=No
         t.join(2)
         rec["bench_exit"] = bench.returncode
         rec["bench_stderr_tail"] = "".join(stderr_lines[-10:])
-        if bench.returncode != 0:
-            last = [l.strip() for l in stderr_lines if l.strip()][-1:]
-            rec["problems"].append(f"ringo-bench exited with status {bench.returncode}"
-                                   + (" (killed by watchdog)" if bench.returncode == -9 else "")
-                                   + (f" ({last[0][:200]})" if last else ""))
+        problem = bench_exit_problem(bench.returncode, stderr_lines)
+        if problem:
+            rec["problems"].append(problem)
         if not seen_start or not seen_end:
             rec["problems"].append("ringo-bench printed no MEASURE START/END")
         elif cpu0 is None or cpu1 is None:

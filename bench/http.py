@@ -437,10 +437,9 @@ def measure_ringo_bench(args, port, scenario, session, pids, rec):
     reader.join(2)
     rec["load_exit"] = bench.returncode
     rec["load_output"] = "".join(stderr_lines[-10:])
-    if bench.returncode != 0:
-        last = [l.strip() for l in stderr_lines if l.strip()][-1:]
-        rec["problems"].append(f"ringo-bench exited with status {bench.returncode}"
-                               + (f" ({last[0][:200]})" if last else ""))
+    problem = echo.bench_exit_problem(bench.returncode, stderr_lines)
+    if problem:
+        rec["problems"].append(problem)
     if len(edges) != 2 or json_line is None:
         rec["problems"].append("ringo-bench printed no MEASURE START/END or no JSON result")
         return

@@ -1181,7 +1181,7 @@ T_CASE(http_clients_close_announced, T_IO)
                              "Expect: 100-continue\r\nContent-Length: 4\r\n\r\n";
     expect_close_announced("unread 100-continue body (handler)", e2, sizeof(e2) - 1, 405);
     /* 2. an unread chunked body too big to skip (a chunk over max_body):
-     * the 405 is queued, skipping the body fails, the connection closes */
+     * skipping it before the 405's head fails, so the head says close */
     static const char e3[] = "POST /static/hello.txt HTTP/1.1\r\nHost: t\r\n"
                              "Transfer-Encoding: chunked\r\n\r\n500000\r\n";
     expect_close_announced("unread chunked body over max_body", e3, sizeof(e3) - 1, 405);

@@ -392,6 +392,19 @@ static void t_bodies(void *arg)
     TC_SEND(c, "POST /plaintext HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nxxxxx");
     T_OK(tc_read(c, &r, false));
     T_EQ(r.status, 405);
+    T_ASSERT(!r.close);
+    tc_resp_free(&r);
+    /* so is an unread chunked body, trailers included: keep-alive survives */
+    TC_SEND(c, "POST /plaintext HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+               "5\r\nxxxxx\r\n3;ext=1\r\nyyy\r\n0\r\nX-Trailer: 1\r\n\r\n"
+               "GET /plaintext HTTP/1.1\r\nHost: x\r\n\r\n");
+    T_OK(tc_read(c, &r, false));
+    T_EQ(r.status, 405);
+    T_ASSERT(!r.close);
+    tc_resp_free(&r);
+    T_OK(tc_read(c, &r, false));
+    T_EQ(r.status, 200);
+    T_ASSERT(!strcmp(r.body, "Hello, World!"));
     tc_resp_free(&r);
     tc_close(c);
     free(c);
@@ -486,6 +499,27 @@ static void t_errors(void *arg)
     memset(big + n, 'x', 2000);
     memcpy(big + n + 2000, "\r\n0\r\n\r\n", 8);
     expect_status(f.port, big, 413);
+    /* the same body to a handler that does not read it: dropping it stops
+     * at max_body, so the answer says it closes, and nothing comes after */
+    n = sprintf(big, "POST /plaintext HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+                     "7d0\r\n");
+    memset(big + n, 'x', 2000);
+    memcpy(big + n + 2000, "\r\n0\r\n\r\n", 8);
+    {
+        struct tc_conn *c = malloc(sizeof(*c));
+        tc_connect(c, f.port);
+        tc_send(c, big, strlen(big));
+        TC_SEND(c, "GET /plaintext HTTP/1.1\r\nHost: x\r\n\r\n");
+        struct tc_resp r;
+        T_OK(tc_read(c, &r, false));
+        T_EQ(r.status, 405);
+        T_ASSERT(r.close);
+        tc_resp_free(&r);
+        T_ASSERT(tc_closed(c));
+        tc_close(c);
+        free(c);
+    }
+    expect_status(f.port, "GET /plaintext HTTP/1.1\r\nHost: x\r\n\r\n", 200);
     /* a 9000-byte target: 414; a 9000-byte header: 431 */
     char *huge = malloc(20000);
     n = sprintf(huge, "GET /");

@@ -390,8 +390,10 @@ ssize_t ringo_http_body_read(ringo_http_req *req, void *buf, size_t len, int64_t
 }
 
 /* Read and drop what the handler left of the body, so the next request on
- * the connection starts where it should. */
-static void discard_body(ringo_http_req *req)
+ * the connection starts where it should. A body that breaks the rules
+ * (chunked over max_body, bad framing) ends the connection after the
+ * answer already queued; the client may still be sending, so linger. */
+void rh_discard_body(ringo_http_req *req)
 {
     char tmp[2048];
     for (;;) {
@@ -400,6 +402,7 @@ static void discard_body(ringo_http_req *req)
             return;
         if (n < 0) {
             req->c->closing = true;
+            req->c->linger = true;
             return;
         }
     }
@@ -473,7 +476,7 @@ static void handle(struct rh_conn *c, ringo_http_req *req, int head_len)
             c->closing = true;
             c->linger = true;
         } else {
-            discard_body(req);
+            rh_discard_body(req);
         }
     }
     c->keep = 0;

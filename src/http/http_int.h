@@ -142,6 +142,9 @@ int rh_flush(struct rh_conn *c);
 int rh_queue(struct rh_conn *c, const void *p, size_t n);
 int rh_queue_ref(struct rh_conn *c, const void *p, size_t n);
 int rh_send_error(struct rh_conn *c, int status, const char *why);
+/* Read and drop the rest of req's body; on failure mark the connection
+ * closing (with a lingering close). */
+void rh_discard_body(ringo_http_req *req);
 
 int rh_write_now(struct rh_conn *c, const struct iovec *iov, int n);
 char *rh_out_begin(struct rh_conn *c, size_t n);

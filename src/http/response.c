@@ -278,13 +278,17 @@ static int emit_head(ringo_http_resp *resp, int64_t clen)
         return -EPIPE;
     ringo_http_req *req = resp->req;
     if (!req->body_done && !c->closing) {
-        /* Answering before the body is read: a Content-Length body (at
-         * most max_body, the parser saw to that) is read and dropped after
-         * the response; a client waiting for 100 Continue may never send
-         * it, and a chunked one is of unknown size, so those connections
-         * close - and the head must say so (RFC 9112 9.6). */
-        if ((req->r.expect_continue && !req->continue_sent) || req->r.body == RHP_BODY_CHUNKED)
+        /* Answering before the body is read. Whether the connection
+         * survives must be known now, as the head has to say so (RFC 9112
+         * 9.6). A client waiting for 100 Continue may never send the body:
+         * close. The rest of a Content-Length body (at most max_body, the
+         * parser saw to that) is read and dropped after the response. A
+         * chunked body may still break a rule (size, framing), so it is
+         * read and dropped first; if it does, the connection closes. */
+        if (req->r.expect_continue && !req->continue_sent)
             c->closing = true;
+        else if (req->r.body == RHP_BODY_CHUNKED)
+            rh_discard_body(req);
     }
     rh_date_refresh(c->s, c->w);
     char line[64];
