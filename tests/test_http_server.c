@@ -61,6 +61,33 @@ static int stream(ringo_http_req *req, ringo_http_resp *resp, void *arg)
     return ringo_http_end(resp);
 }
 
+/* Full duplex: the answer starts before the body is read, and each piece
+ * of the body goes back as a chunk as it arrives. */
+static int duplex(ringo_http_req *req, ringo_http_resp *resp, void *arg)
+{
+    T_OK(ringo_http_stream(resp));
+    char part[256];
+    ssize_t n;
+    while ((n = ringo_http_body_read(req, part, sizeof(part), RINGO_FOREVER)) > 0)
+        T_OK(ringo_http_write(resp, part, (size_t)n));
+    T_EQ(n, 0);
+    return ringo_http_end(resp);
+}
+
+/* A complete answer first, then a read: a Content-Length body is still
+ * there; an unfinished chunked one was dropped for the answer's sake. */
+static int early(ringo_http_req *req, ringo_http_resp *resp, void *arg)
+{
+    T_OK(ringo_http_body_static(resp, "early", 5));
+    char b[16];
+    ssize_t n = ringo_http_body_read(req, b, sizeof(b), RINGO_FOREVER);
+    if (ringo_http_content_length(req) < 0)
+        T_EQ(n, -EALREADY);
+    else
+        T_EQ(n, ringo_http_content_length(req));
+    return 0;
+}
+
 static int slow(ringo_http_req *req, ringo_http_resp *resp, void *arg)
 {
     ringo_sleep(300 * 1000000LL);
@@ -108,6 +135,8 @@ static void fixture_start(struct fixture *f, const ringo_http_config *cfg)
     T_OK(ringo_http_route(f->s, "GET", "/plaintext", 0, hello, NULL));
     T_OK(ringo_http_route(f->s, NULL, "/echo", RINGO_HTTP_PREFIX, echo, NULL));
     T_OK(ringo_http_route(f->s, "GET", "/stream", 0, stream, NULL));
+    T_OK(ringo_http_route(f->s, "POST", "/duplex", 0, duplex, NULL));
+    T_OK(ringo_http_route(f->s, "POST", "/early", 0, early, NULL));
     T_OK(ringo_http_route(f->s, "GET", "/slow", 0, slow, NULL));
     T_OK(ringo_http_route(f->s, "GET", "/big", 0, big, NULL));
     T_OK(ringo_http_route(f->s, "GET", "/fails", 0, fails, NULL));
@@ -406,6 +435,27 @@ static void t_bodies(void *arg)
     T_EQ(r.status, 200);
     T_ASSERT(!strcmp(r.body, "Hello, World!"));
     tc_resp_free(&r);
+    /* answered before reading: the Content-Length body is still readable,
+     * the chunked one was dropped (handler sees -EALREADY), both keep-alive */
+    TC_SEND(c, "POST /early HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc");
+    T_OK(tc_read(c, &r, false));
+    T_ASSERT(r.status == 200 && !strcmp(r.body, "early") && !r.close);
+    tc_resp_free(&r);
+    TC_SEND(c, "POST /early HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+               "3\r\nabc\r\n0\r\n\r\n");
+    T_OK(tc_read(c, &r, false));
+    T_ASSERT(r.status == 200 && !strcmp(r.body, "early") && !r.close);
+    tc_resp_free(&r);
+    /* a streaming handler still reads the chunked body it answers; the
+     * head went out before the body ended, so it announces the close */
+    TC_SEND(c, "POST /duplex HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+               "5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n");
+    T_OK(tc_read(c, &r, false));
+    T_EQ(r.status, 200);
+    T_ASSERT(r.chunked && r.close);
+    T_ASSERT(!strcmp(r.body, "hello world"));
+    tc_resp_free(&r);
+    T_ASSERT(tc_closed(c));
     tc_close(c);
     free(c);
     fixture_stop(&f);

@@ -151,7 +151,13 @@ const ringo_addr *ringo_http_peer(const ringo_http_req *req);
  * chunked framing (400), -ETIMEDOUT (read timeout or deadline),
  * -ECONNRESET. Parks until data arrives. A body the handler does not read
  * is read and dropped by the server before the next request (up to
- * max_body; beyond that the connection is closed). */
+ * max_body; beyond that, or on bad framing, the connection is closed).
+ * Read the body before giving a complete answer (ringo_http_body*): for
+ * a chunked body that the handler has not finished, that call drops the
+ * rest first (the answer's head must say whether the connection stays
+ * open), and later reads return -EALREADY. After ringo_http_stream the
+ * body can still be read (the answer then says Connection: close if the
+ * chunked body was not finished). */
 ssize_t ringo_http_body_read(ringo_http_req *req, void *buf, size_t len, int64_t deadline);
 
 /* ---- responses ----

@@ -307,6 +307,8 @@ ssize_t ringo_http_body_read(ringo_http_req *req, void *buf, size_t len, int64_t
     ringo_http_server *s = c->s;
     if (req->body_err)
         return req->body_err == 413 ? -EMSGSIZE : -EPROTO;
+    if (req->body_dropped)
+        return -EALREADY;
     if (req->body_done || len == 0)
         return 0;
     if (c->dead)

@@ -112,6 +112,7 @@ struct ringo_http_req {
     bool body_done;
     bool continue_sent;
     bool resp_started;    /* the response head is queued: no 100 any more */
+    bool body_dropped;    /* unread chunked body dropped for a complete answer */
     int body_err;         /* status to answer instead (413, 400) */
     struct rhp_request r; /* last: everything before it is zeroed per request */
 };

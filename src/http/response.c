@@ -278,17 +278,15 @@ static int emit_head(ringo_http_resp *resp, int64_t clen)
         return -EPIPE;
     ringo_http_req *req = resp->req;
     if (!req->body_done && !c->closing) {
-        /* Answering before the body is read. Whether the connection
-         * survives must be known now, as the head has to say so (RFC 9112
-         * 9.6). A client waiting for 100 Continue may never send the body:
-         * close. The rest of a Content-Length body (at most max_body, the
-         * parser saw to that) is read and dropped after the response. A
-         * chunked body may still break a rule (size, framing), so it is
-         * read and dropped first; if it does, the connection closes. */
-        if (req->r.expect_continue && !req->continue_sent)
+        /* Answering before the body is read: a Content-Length body (at
+         * most max_body, the parser saw to that) is read and dropped after
+         * the response; a client waiting for 100 Continue may never send
+         * it, and a chunked one that a streaming handler may still read
+         * (body_common drops the others first) can break a rule later, so
+         * those connections close - and the head must say so (RFC 9112
+         * 9.6). */
+        if ((req->r.expect_continue && !req->continue_sent) || req->r.body == RHP_BODY_CHUNKED)
             c->closing = true;
-        else if (req->r.body == RHP_BODY_CHUNKED)
-            rh_discard_body(req);
     }
     rh_date_refresh(c->s, c->w);
     char line[64];
@@ -338,6 +336,17 @@ static int body_common(ringo_http_resp *resp, size_t len)
     if (resp->body_set || resp->head_sent)
         return -EALREADY;
     resp->body_set = true;
+    /* A complete answer to a request whose chunked body was not read:
+     * drop the body now, before the head, because only then is it known
+     * whether the connection can stay open (the head must say). Reading
+     * after the answer is given is then refused (like Go's net/http, the
+     * body belongs before the response; ringo_http_stream keeps it). */
+    ringo_http_req *req = resp->req;
+    if (req->r.body == RHP_BODY_CHUNKED && !req->body_done && !resp->c->closing &&
+        !(req->r.expect_continue && !req->continue_sent)) {
+        rh_discard_body(req);
+        req->body_dropped = true;
+    }
     return emit_head(resp, (int64_t)len);
 }
 
