@@ -998,3 +998,105 @@ T_CASE(sync_stop_cancels_waiters, T_IO)
     T_EQ(stop_cancelled, 8);
     T_EQ(stop_cond_relocked, 2);
 }
+
+/* ---- freeing an object as soon as a fast path returns ----
+ *
+ * The usual pattern: wait for a wait group (or take a semaphore unit, or
+ * the mutex), then free the object. The worker that released it must not
+ * write to it after the other side can see the release: it publishes the
+ * state under the queue lock and unlocks afterwards, so the fast paths
+ * wait for that unlock (ringo__waitq_settle). Without it, the unlock
+ * writes to memory the other side may have freed: TSan (CI) reports the
+ * race with free() every time; ASan and the plain build cannot see a
+ * window that short. */
+
+enum { FREE_ROUNDS = 6000 };
+enum { FREE_WG, FREE_SEMA, FREE_MUTEX };
+
+struct freed {
+    ringo_wg wg;
+    ringo_sema s;
+    ringo_mutex m;
+    int kind;
+    _Atomic int timed_out;
+};
+
+/* Worker 1: release the object main polls (wait group, semaphore), or,
+ * for the mutex, be the side that polls and frees: time out waiting for
+ * the mutex main holds (which leaves the word saying "waiters"), so that
+ * main's unlock takes the slow path that stores "free" under the queue
+ * lock; then poll until the mutex is ours, and free it at once. */
+static void releaser(void *arg)
+{
+    ringo_chan *ch = arg;
+    struct freed *f;
+    while (ringo_chan_recv(ch, &f, RINGO_FOREVER) == 0) {
+        switch (f->kind) {
+        case FREE_WG:
+            T_OK(ringo_wg_done(&f->wg));
+            break;
+        case FREE_SEMA:
+            T_OK(ringo_sema_release(&f->s));
+            break;
+        case FREE_MUTEX:
+            T_EQ(ringo_mutex_lock(&f->m, ringo_deadline_in(1000)), -ETIMEDOUT);
+            f->timed_out = 1;
+            while (ringo_mutex_lock(&f->m, RINGO_NOWAIT) == -ETIMEDOUT)
+                T_OK(ringo_yield());
+            T_OK(ringo_mutex_unlock(&f->m));
+            free(f);
+            break;
+        }
+    }
+}
+
+static void free_main(void *arg)
+{
+    (void)arg;
+    ringo_chan *ch;
+    T_OK(ringo_chan_new(&ch, sizeof(struct freed *), 1));
+    ringo_coro *r = go_on(1, releaser, ch);
+    for (int i = 0; i < FREE_ROUNDS; i++) {
+        struct freed *f = calloc(1, sizeof(*f));
+        T_ASSERT(f);
+        ringo_wg_init(&f->wg);
+        T_OK(ringo_sema_init(&f->s, 0));
+        ringo_mutex_init(&f->m);
+        f->kind = i % 3;
+        if (f->kind == FREE_WG)
+            T_OK(ringo_wg_add(&f->wg, 1));
+        if (f->kind == FREE_MUTEX)
+            T_OK(ringo_mutex_lock(&f->m, RINGO_NOWAIT));
+        T_OK(ringo_chan_send(ch, &f, RINGO_FOREVER));
+        /* poll, so the fast path runs while the release is in flight; the
+         * yield lets this worker submit the wake-up it batched (io_uring) */
+        switch (f->kind) {
+        case FREE_WG:
+            while (ringo_wg_wait(&f->wg, RINGO_NOWAIT) == -ETIMEDOUT)
+                T_OK(ringo_yield());
+            free(f);
+            break;
+        case FREE_SEMA:
+            while (ringo_sema_acquire(&f->s, RINGO_NOWAIT) == -ETIMEDOUT)
+                T_OK(ringo_yield());
+            free(f);
+            break;
+        case FREE_MUTEX:
+            while (!f->timed_out)
+                T_OK(ringo_yield());
+            T_OK(ringo_mutex_unlock(&f->m)); /* the releaser frees f */
+            break;
+        }
+    }
+    T_OK(ringo_chan_close(ch));
+    T_OK(ringo_join(r, RINGO_FOREVER));
+    ringo_chan_free(ch);
+    case_ok = 1;
+}
+
+T_CASE(sync_free_after_fast_path, T_IO)
+{
+    case_ok = 0;
+    t_run(2, free_main, NULL);
+    T_EQ(case_ok, 1);
+}

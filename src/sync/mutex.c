@@ -27,8 +27,11 @@ void ringo_mutex_init(ringo_mutex *m)
 static bool try_fast(ringo_mutex *m)
 {
     int v = 0;
-    return __atomic_compare_exchange_n(&m->locked_, &v, 1, false, __ATOMIC_ACQUIRE,
-                                       __ATOMIC_RELAXED);
+    if (!__atomic_compare_exchange_n(&m->locked_, &v, 1, false, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
+        return false;
+    /* a slow unlock frees the word before it unlocks the queue */
+    ringo__waitq_settle(&m->q_);
+    return true;
 }
 
 /* Under the queue lock: take the mutex if it is free, else mark it as

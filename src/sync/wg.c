@@ -2,7 +2,8 @@
  * ringo/sync.h). Each keeps its state word next to its wait queue; the
  * state changes under the queue lock, and the read-only fast paths (a wait
  * group already at zero, a once already done, a free semaphore unit) use
- * atomics so they never take it. */
+ * atomics so they never take it; they only wait until the releaser has
+ * dropped it (ringo__waitq_settle), so the caller may free the object. */
 #include <errno.h>
 #include <stdbool.h>
 
@@ -46,8 +47,10 @@ int ringo_wg_wait(ringo_wg *wg, int64_t deadline)
     int e = ringo__sync_entry(deadline);
     if (e)
         return e;
-    if (__atomic_load_n(&wg->count_, __ATOMIC_ACQUIRE) == 0)
+    if (__atomic_load_n(&wg->count_, __ATOMIC_ACQUIRE) == 0) {
+        ringo__waitq_settle(&wg->q_);
         return 0;
+    }
     struct ringo__waitq *q = ringo__waitq_lock(&wg->q_);
     if (__atomic_load_n(&wg->count_, __ATOMIC_ACQUIRE) == 0) {
         ringo__waitq_unlock(q);
@@ -73,8 +76,10 @@ int ringo_once_do(ringo_once *o, void (*fn)(void *arg), void *arg)
     if (!fn)
         return -EINVAL;
     /* acquire: pairs with the release below, so fn's effects are visible */
-    if (__atomic_load_n(&o->state_, __ATOMIC_ACQUIRE) == ONCE_DONE)
+    if (__atomic_load_n(&o->state_, __ATOMIC_ACQUIRE) == ONCE_DONE) {
+        ringo__waitq_settle(&o->q_);
         return 0;
+    }
     struct ringo__waitq *q = ringo__waitq_lock(&o->q_);
     int st = __atomic_load_n(&o->state_, __ATOMIC_ACQUIRE);
     if (st == ONCE_DONE) {
@@ -134,8 +139,10 @@ int ringo_sema_acquire(ringo_sema *s, int64_t deadline)
     int e = ringo__sync_entry(deadline);
     if (e)
         return e;
-    if (sema_try(s))
+    if (sema_try(s)) {
+        ringo__waitq_settle(&s->q_);
         return 0;
+    }
     if (deadline == RINGO_NOWAIT)
         return -ETIMEDOUT;
     struct ringo__waitq *q = ringo__waitq_lock(&s->q_);
