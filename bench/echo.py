@@ -391,6 +391,39 @@ def bench_exit_problem(returncode, stderr_lines):
             + (f" ({last[0][:200]})" if last else ""))
 
 
+def run_ringo_bench(cmd, limit, on_edge, preexec_fn=None):
+    """Run a ringo-bench command to its end. It prints MEASURE START and
+    MEASURE END at the edges of the measured window: on_edge(line, pid)
+    is called as each arrives, so the caller samples the window right
+    then (pid: ringo-bench's, as taskset execs it). A hung load generator
+    must not hang the benchmark: it is killed after `limit` seconds.
+    Returns (exit status, stderr lines, the JSON result line or None)."""
+    bench = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                             bufsize=1, start_new_session=True, preexec_fn=preexec_fn)
+    stderr_lines = []
+    reader = threading.Thread(target=lambda: stderr_lines.extend(bench.stderr), daemon=True)
+    reader.start()
+    watchdog = threading.Timer(limit, bench.kill)
+    watchdog.daemon = True
+    watchdog.start()
+    json_line = None
+    try:
+        for line in bench.stdout:
+            line = line.strip()
+            if line in ("MEASURE START", "MEASURE END"):
+                on_edge(line, bench.pid)
+            elif line.startswith("{"):
+                json_line = line
+        bench.wait()
+    finally:
+        watchdog.cancel()
+        if bench.poll() is None:
+            bench.kill()
+            bench.wait()
+    reader.join(2)
+    return bench.returncode, stderr_lines, json_line
+
+
 def run_one(args, server, conns, rep, perf, use_perf, perf_only=False, launch=None):
     """One measured run of `server` (a name from ALL_SERVERS) at `conns`
     connections with args.size-byte messages. `launch`, if given, replaces
@@ -412,9 +445,7 @@ def run_one(args, server, conns, rep, perf, use_perf, perf_only=False, launch=No
     log = open(log_path, "w")
     srv = subprocess.Popen(["taskset", "-c", SERVER_CPU] + argv, env=env, stdout=log,
                            stderr=subprocess.STDOUT, start_new_session=True)
-    bench = None
     session = None
-    watchdog = None
     try:
         err = wait_accepting(srv, port)
         if err:
@@ -432,36 +463,20 @@ def run_one(args, server, conns, rep, perf, use_perf, perf_only=False, launch=No
                      "--pipeline", str(args.pipeline), "--warmup", str(args.warmup),
                      "-d", str(args.duration), "--workers", "1", "--json", "--quiet"]
         rec["bench_cmd"] = bench_cmd
-        bench = subprocess.Popen(bench_cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                 text=True, bufsize=1, start_new_session=True)
-        stderr_lines = []
-        t = threading.Thread(target=lambda: stderr_lines.extend(bench.stderr), daemon=True)
-        t.start()
-        # A hung load generator must not hang the whole benchmark.
-        limit = args.warmup + args.duration + 60
-        watchdog = threading.Timer(limit, bench.kill)
-        watchdog.daemon = True
-        watchdog.start()
+        edges = {}
 
-        json_line = None
-        cpu0 = cpu1 = snap0 = snap1 = None
-        seen_start = seen_end = False
-        for line in bench.stdout:
-            line = line.strip()
-            if line == "MEASURE START":
-                seen_start = True
-                cpu0, snap0 = sample_window_edge(session, "start", srv, ringo, stats_file, rec)
-            elif line == "MEASURE END":
-                seen_end = True
-                cpu1, snap1 = sample_window_edge(session, "stop", srv, ringo, stats_file, rec)
-            elif line.startswith("{"):
-                json_line = line
-        bench.wait()
-        watchdog.cancel()
-        t.join(2)
-        rec["bench_exit"] = bench.returncode
+        def on_edge(line, _pid):
+            action = "start" if line == "MEASURE START" else "stop"
+            edges[line] = sample_window_edge(session, action, srv, ringo, stats_file, rec)
+
+        code, stderr_lines, json_line = run_ringo_bench(
+            bench_cmd, args.warmup + args.duration + 60, on_edge)
+        seen_start, seen_end = "MEASURE START" in edges, "MEASURE END" in edges
+        cpu0, snap0 = edges.get("MEASURE START", (None, None))
+        cpu1, snap1 = edges.get("MEASURE END", (None, None))
+        rec["bench_exit"] = code
         rec["bench_stderr_tail"] = "".join(stderr_lines[-10:])
-        problem = bench_exit_problem(bench.returncode, stderr_lines)
+        problem = bench_exit_problem(code, stderr_lines)
         if problem:
             rec["problems"].append(problem)
         if not seen_start or not seen_end:
@@ -503,11 +518,6 @@ def run_one(args, server, conns, rep, perf, use_perf, perf_only=False, launch=No
             rec["problems"].append(f"server died during the run (status {srv.returncode})")
         return rec
     finally:
-        if watchdog:
-            watchdog.cancel()
-        if bench is not None and bench.poll() is None:
-            bench.kill()
-            bench.wait()
         if session:
             session.finish()
         rec["server_end"] = stop_process(srv)

@@ -45,7 +45,6 @@ import signal
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -406,38 +405,18 @@ def measure_ringo_bench(args, port, scenario, session, pids, rec):
     taken there, so connection setup and warm-up are outside the window."""
     cmd = ringo_bench_cmd(args, port, scenario)
     rec["load_cmd"] = cmd
-    bench = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                             bufsize=1, start_new_session=True, preexec_fn=raise_nofile)
-    stderr_lines = []
-    reader = threading.Thread(target=lambda: stderr_lines.extend(bench.stderr), daemon=True)
-    reader.start()
-    watchdog = threading.Timer(args.warmup + args.duration + 60, bench.kill)
-    watchdog.daemon = True
-    watchdog.start()
     edges = {}
-    json_line = None
-    try:
-        for line in bench.stdout:
-            line = line.strip()
-            if line in ("MEASURE START", "MEASURE END"):
-                start = line == "MEASURE START"
-                if session:
-                    session.start() if start else session.stop()
-                # taskset execs ringo-bench: bench.pid is the load generator.
-                edges[line] = (busy_ticks(), cpu_ticks(pids), echo.cpu_ticks(bench.pid),
-                               time.monotonic())
-            elif line.startswith("{"):
-                json_line = line
-        bench.wait()
-    finally:
-        watchdog.cancel()
-        if bench.poll() is None:
-            bench.kill()
-            bench.wait()
-    reader.join(2)
-    rec["load_exit"] = bench.returncode
+
+    def on_edge(line, pid):
+        if session:
+            session.start() if line == "MEASURE START" else session.stop()
+        edges[line] = (busy_ticks(), cpu_ticks(pids), echo.cpu_ticks(pid), time.monotonic())
+
+    code, stderr_lines, json_line = echo.run_ringo_bench(
+        cmd, args.warmup + args.duration + 60, on_edge, preexec_fn=raise_nofile)
+    rec["load_exit"] = code
     rec["load_output"] = "".join(stderr_lines[-10:])
-    problem = echo.bench_exit_problem(bench.returncode, stderr_lines)
+    problem = echo.bench_exit_problem(code, stderr_lines)
     if problem:
         rec["problems"].append(problem)
     if len(edges) != 2 or json_line is None:

@@ -28,17 +28,33 @@ static inline void ringo__cpu_relax(void)
 #endif
 }
 
+/* One step of waiting for an owner: pause, and after a while yield the
+ * CPU in case the owner was preempted. */
+static inline void ringo__spin_backoff(unsigned *spins)
+{
+    if (++*spins < 1000)
+        ringo__cpu_relax();
+    else
+        sched_yield();
+}
+
 static inline void ringo__spin_lock(ringo__spin *l)
 {
     unsigned spins = 0;
     while (atomic_exchange_explicit(&l->locked, 1, memory_order_acquire)) {
-        while (atomic_load_explicit(&l->locked, memory_order_relaxed)) {
-            if (++spins < 1000)
-                ringo__cpu_relax();
-            else
-                sched_yield();
-        }
+        while (atomic_load_explicit(&l->locked, memory_order_relaxed))
+            ringo__spin_backoff(&spins);
     }
+}
+
+/* Wait until l is seen free, without taking it. The acquire load that
+ * sees it free orders the last owner's critical section, unlock included,
+ * before what follows. */
+static inline void ringo__spin_await_free(ringo__spin *l)
+{
+    unsigned spins = 0;
+    while (atomic_load_explicit(&l->locked, memory_order_acquire))
+        ringo__spin_backoff(&spins);
 }
 
 static inline void ringo__spin_unlock(ringo__spin *l)

@@ -313,7 +313,7 @@ ssize_t ringo_http_body_read(ringo_http_req *req, void *buf, size_t len, int64_t
         return 0;
     if (c->dead)
         return -ECONNRESET;
-    if (req->r.expect_continue && !req->continue_sent && c->start == c->end) {
+    if (rh_awaits_continue(req) && c->start == c->end) {
         int r = send_continue(req);
         if (r < 0)
             return r;
@@ -394,7 +394,7 @@ ssize_t ringo_http_body_read(ringo_http_req *req, void *buf, size_t len, int64_t
 /* Read and drop what the handler left of the body, so the next request on
  * the connection starts where it should. A body that breaks the rules
  * (chunked over max_body, bad framing) ends the connection after the
- * answer already queued; the client may still be sending, so linger. */
+ * answer; the client may still be sending, so linger. */
 void rh_discard_body(ringo_http_req *req)
 {
     char tmp[2048];
@@ -474,7 +474,7 @@ static void handle(struct rh_conn *c, ringo_http_req *req, int head_len)
     if (!req->body_done && !c->dead) {
         /* emit_head decided: skip a small remainder, or close (and, as the
          * client may still be sending, drain first) */
-        if (c->closing || (req->r.expect_continue && !req->continue_sent)) {
+        if (c->closing || rh_awaits_continue(req)) {
             c->closing = true;
             c->linger = true;
         } else {

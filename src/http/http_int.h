@@ -147,6 +147,13 @@ int rh_send_error(struct rh_conn *c, int status, const char *why);
  * closing (with a lingering close). */
 void rh_discard_body(ringo_http_req *req);
 
+/* The client sent "Expect: 100-continue" and has not had its 100: it may
+ * never send the body. */
+static inline bool rh_awaits_continue(const ringo_http_req *req)
+{
+    return req->r.expect_continue && !req->continue_sent;
+}
+
 int rh_write_now(struct rh_conn *c, const struct iovec *iov, int n);
 char *rh_out_begin(struct rh_conn *c, size_t n);
 void rh_out_commit(struct rh_conn *c, size_t n);

@@ -285,7 +285,7 @@ static int emit_head(ringo_http_resp *resp, int64_t clen)
          * (body_common drops the others first) can break a rule later, so
          * those connections close - and the head must say so (RFC 9112
          * 9.6). */
-        if ((req->r.expect_continue && !req->continue_sent) || req->r.body == RHP_BODY_CHUNKED)
+        if (rh_awaits_continue(req) || req->r.body == RHP_BODY_CHUNKED)
             c->closing = true;
     }
     rh_date_refresh(c->s, c->w);
@@ -343,7 +343,7 @@ static int body_common(ringo_http_resp *resp, size_t len)
      * body belongs before the response; ringo_http_stream keeps it). */
     ringo_http_req *req = resp->req;
     if (req->r.body == RHP_BODY_CHUNKED && !req->body_done && !resp->c->closing &&
-        !(req->r.expect_continue && !req->continue_sent)) {
+        !rh_awaits_continue(req)) {
         rh_discard_body(req);
         req->body_dropped = true;
     }

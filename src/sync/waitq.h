@@ -71,18 +71,11 @@ static inline void ringo__waitq_unlock(struct ringo__waitq *q)
  * semaphore unit, a free mutex). That worker still writes q's lock word
  * to unlock it, and the caller may free the object as soon as we return
  * (ringo_wg_wait, then free: the usual pattern), so wait until the lock is
- * seen free: the acquire load then orders the publisher's unlock before
- * our return. Uncontended, this is one load of a line just read. */
+ * seen free (ringo__spin_await_free orders the publisher's unlock before
+ * our return). Uncontended, this is one load of a line just read. */
 static inline void ringo__waitq_settle(struct ringo_waitq_ *pub)
 {
-    struct ringo__waitq *q = (struct ringo__waitq *)(void *)pub;
-    unsigned spins = 0;
-    while (atomic_load_explicit(&q->lock.locked, memory_order_acquire)) {
-        if (++spins < 1000)
-            ringo__cpu_relax();
-        else
-            sched_yield();
-    }
+    ringo__spin_await_free(&((struct ringo__waitq *)(void *)pub)->lock);
 }
 
 /* Under q's lock: claim every waiter still waiting and move it to the
