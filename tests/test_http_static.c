@@ -489,13 +489,21 @@ static void t_conditional(void *arg)
     put("www/hello.txt", "Hello, static world?\n", 21);
     char p[PATH_MAX];
     snprintf(p, sizeof(p), "%s/www/hello.txt", tmpdir);
-    struct timespec ts[2] = {{0, UTIME_OMIT}, {1000, 0}};
+    /* a Wednesday (1970-01-07 00:16:40 UTC): If-Range must not take its
+     * date, "Wed, ...", for a weak ETag */
+    struct timespec ts[2] = {{0, UTIME_OMIT}, {6 * 86400 + 1000, 0}};
     T_ASSERT(utimensat(AT_FDCWD, p, ts, 0) == 0);
     /* the open-file cache trusts an entry for 1 s (like nginx's
      * open_file_cache_valid): after that the change is seen */
     ringo_sleep(1100 * 1000000LL);
     snprintf(req, sizeof(req), REQ("/hello.txt", "If-None-Match: %s\r\n"), etag);
     expect(f.port, req, 200);
+    r = get(f.port, REQ("/hello.txt", ""));
+    hdr_is(&r, "Last-Modified", "Wed, 07 Jan 1970 00:16:40 GMT");
+    tc_resp_free(&r);
+    expect(f.port,
+           REQ("/hello.txt", "Range: bytes=0-4\r\nIf-Range: Wed, 07 Jan 1970 00:16:40 GMT\r\n"),
+           206);
     fx_stop(&f);
 }
 

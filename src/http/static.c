@@ -601,11 +601,12 @@ static int serve(ringo_http_req *req, ringo_http_resp *resp, const struct fc_ent
         ringo_str ir;
         if (range != 0 && ringo_http_header(req, "If-Range", &ir)) {
             /* the range only if the client's copy is this one: a strong
-             * ETag match, or the exact Last-Modified date */
+             * ETag match, or the exact Last-Modified date (which may
+             * start with a 'W' too: "Wed, ...", so a weak ETag is "W/") */
             int64_t d;
-            int same = ir.len && (ir.ptr[0] == '"' || ir.ptr[0] == 'W')
-                           ? ir.len == el && memcmp(ir.ptr, etag, el) == 0
-                           : ringo__static_parse_date(ir.ptr, ir.len, &d) == 0 && d == mtime;
+            int is_etag = ir.len && (ir.ptr[0] == '"' || (ir.len > 1 && !memcmp(ir.ptr, "W/", 2)));
+            int same = is_etag ? ir.len == el && memcmp(ir.ptr, etag, el) == 0
+                               : ringo__static_parse_date(ir.ptr, ir.len, &d) == 0 && d == mtime;
             if (!same) {
                 range = 0;
                 first = 0;
