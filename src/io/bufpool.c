@@ -74,7 +74,8 @@ int ringo__borrow_single(struct ringo_worker *w, struct bufpool *pool, struct ri
     rd.opcode = RINGO_OP_READ;
     rd.fd = op->fd;
     rd.buf = data;
-    rd.len = pool->size;
+    /* len 0: a whole buffer; else at most len (fault injection cuts it) */
+    rd.len = op->len && op->len < pool->size ? op->len : pool->size;
     rd.deadline = op->deadline;
     rd.single = 1;
     int r = io(w, &rd);

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "base/fault.h"
 #include "base/log.h"
 #include "io/backend.h"
 #include "sched/sched.h"
@@ -62,5 +63,6 @@ int ringo__io(struct ringo_op *op)
     struct ringo_worker *w = ringo__self;
     if (!w || !w->current)
         return RINGO_ENOTINCORO;
-    return w->be->io(w, op);
+    /* a fault build may cut or fail op here; otherwise a plain call */
+    return RINGO_FAULT_IO(w, op, w->be->io);
 }
