@@ -3,8 +3,14 @@
  *
  *   T_CASE(name, T_IO) { ... T_ASSERT(x == 1); T_EQ(n, 5); }
  *
- * A case passes when its child exits 0, is skipped on exit 77 (T_SKIP),
- * fails on any other exit, a signal, or its timeout. */
+ * A case passes when its body returned and its child then exited 0 (an
+ * exit(0) in the middle of the body is a failure); it is skipped on exit 77
+ * (T_SKIP), and fails on any other exit, a signal, or its timeout.
+ *
+ * [uring] runs are skipped, with the reason, when io_uring cannot be set up
+ * here (the runner probes io_uring_setup once); with RINGO_TEST_REQUIRE_URING=1
+ * (CI) they fail instead. A run in which every case was skipped, or no case
+ * matched, fails: it tested nothing. */
 #ifndef RINGO_T_H
 #define RINGO_T_H
 
@@ -16,6 +22,11 @@
 
 #define T_IO   0x1 /* run under RINGO_BACKEND=uring and RINGO_BACKEND=epoll */
 #define T_SLOW 0x2 /* 120 s timeout instead of 30 s */
+/* io_uring only (e.g. SQPOLL): runs under RINGO_BACKEND=uring; its epoll
+ * run is reported skipped, so the case is not a copy of another under epoll */
+#define T_URING 0x4
+/* runs only when named exactly on the command line (the runner's self-tests) */
+#define T_HIDDEN 0x8
 
 struct t_case {
     const char *name;
@@ -74,11 +85,18 @@ void t_register(struct t_case *c);
     } while (0)
 
 /* Run fn(arg) under ringo_main with `workers` workers (0 = default) and the
- * backend from the environment; fails the case if ringo_main fails. */
+ * backend from the environment; fails the case if ringo_main fails, or if
+ * it returns without fn having returned (fn cancelled or abandoned in the
+ * middle, which ringo_main does not report). */
 void t_run(int workers, void (*fn)(void *), void *arg);
 
 /* The backend this case runs under ("uring", "epoll" or "auto"). */
 const char *t_backend(void);
+
+/* Whether io_uring_setup works in this process: 0, or -errno with *why (if
+ * not NULL) set to a static text naming the cause (ENOSYS, EPERM from
+ * kernel.io_uring_disabled or a seccomp filter, ENOMEM from RLIMIT_MEMLOCK). */
+int t_uring_probe(const char **why);
 
 /* A listener on 127.0.0.1 with an ephemeral port; *addr receives it. */
 int t_listen(ringo_addr *addr);

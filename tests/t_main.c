@@ -1,11 +1,21 @@
 /* tests/t_main.c - forking test runner. Usage: ringo-tests [-v] [filter...]
- * Each case runs in its own child (timeout 30 s, T_SLOW 120 s); I/O cases
- * run once per backend. Exit 77 = skipped. Prints "N passed, N failed". */
+ * A filter selects the cases whose name or file contains it (T_HIDDEN ones
+ * only by their exact name). Each case runs in its own child (timeout 30 s,
+ * T_SLOW 120 s); I/O cases run once per backend. Exit 77 = skipped. Prints
+ * "N passed, N failed, N skipped"; exits 1 if any failed or none passed.
+ *
+ * Environment: RINGO_TEST_REQUIRE_URING=1 turns "io_uring unavailable"
+ * from a skip of every [uring] run into a failure of each (CI sets it: a
+ * machine that has io_uring must not pass by skipping half the suite). */
 #include "t.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <linux/io_uring.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 
@@ -23,6 +33,19 @@ const char *t_backend(void)
     return cur_backend;
 }
 
+struct t_run_main {
+    void (*fn)(void *);
+    void *arg;
+    _Atomic int returned;
+};
+
+static void t_run_trampoline(void *arg)
+{
+    struct t_run_main *m = arg;
+    m->fn(m->arg);
+    atomic_store(&m->returned, 1);
+}
+
 void t_run(int workers, void (*fn)(void *), void *arg)
 {
     ringo_config cfg;
@@ -30,9 +53,60 @@ void t_run(int workers, void (*fn)(void *), void *arg)
     if (workers > 0)
         cfg.workers = workers;
     cfg.handle_signals = 0;
-    int rc = ringo_main(&cfg, fn, arg);
+    struct t_run_main m = {fn, arg, 0};
+    int rc = ringo_main(&cfg, t_run_trampoline, &m);
     if (rc < 0)
         T_FAIL("ringo_main: %s", ringo_strerror(rc));
+    /* ringo_main also returns 0 after a stop whose grace period abandoned
+     * the main coroutine: the rest of the body never ran */
+    if (!atomic_load(&m.returned))
+        T_FAIL("ringo_main returned %d, but the case's main coroutine had not returned "
+               "(it called ringo_exit, or a stop abandoned it)",
+               rc);
+}
+
+int t_uring_probe(const char **why)
+{
+    struct io_uring_params p;
+    memset(&p, 0, sizeof(p));
+    long fd = syscall(__NR_io_uring_setup, 4, &p);
+    int err = fd < 0 ? errno : 0;
+    if (fd >= 0)
+        close((int)fd);
+    const char *w = NULL;
+    switch (err) {
+    case 0:
+        w = "available";
+        break;
+    case ENOSYS:
+        w = "ENOSYS: this kernel has no io_uring (CONFIG_IO_URING=n or too old)";
+        break;
+    case EPERM: {
+        char v = '0';
+        int sfd = open("/proc/sys/kernel/io_uring_disabled", O_RDONLY | O_CLOEXEC);
+        if (sfd >= 0) {
+            if (read(sfd, &v, 1) != 1)
+                v = '0';
+            close(sfd);
+        }
+        w = v == '2'   ? "EPERM: kernel.io_uring_disabled=2"
+            : v == '1' ? "EPERM: kernel.io_uring_disabled=1 and not in kernel.io_uring_group"
+                       : "EPERM: io_uring_setup denied (a seccomp filter, e.g. a container's)";
+        break;
+    }
+    case EACCES:
+        w = "EACCES: io_uring_setup denied by an LSM policy";
+        break;
+    case ENOMEM:
+        w = "ENOMEM: not enough locked memory for a ring (RLIMIT_MEMLOCK)";
+        break;
+    default:
+        w = "io_uring_setup failed with an unexpected error";
+        break;
+    }
+    if (why)
+        *why = w;
+    return -err;
 }
 
 void t_tcp_pair(int *client, int *server)
@@ -64,13 +138,29 @@ static double now_s(void)
     return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
+/* The child's end marker: its pid, written once the body has returned, so
+ * an exit(0) in the middle of a body (the case's or a library's) or a
+ * forked grandchild's exit cannot pass for a completed case. */
+static int body_returned(int rfd, pid_t pid)
+{
+    pid_t got = 0;
+    ssize_t n = read(rfd, &got, sizeof(got));
+    return n == (ssize_t)sizeof(got) && got == pid;
+}
+
 /* Returns 0 pass, 1 fail, 2 skip. */
 static int run_one(struct t_case *c, const char *backend, int verbose)
 {
     fflush(stdout);
+    int end_pipe[2];
+    if (pipe2(end_pipe, O_CLOEXEC | O_NONBLOCK) != 0) {
+        printf("FAIL %s [%s]: pipe: %s\n", c->name, backend, strerror(errno));
+        return 1;
+    }
     double t0 = now_s();
     pid_t pid = fork();
     if (pid == 0) {
+        close(end_pipe[0]);
         cur_backend = backend;
         if (strcmp(backend, "auto") != 0)
             setenv("RINGO_BACKEND", backend, 1);
@@ -80,10 +170,15 @@ static int run_one(struct t_case *c, const char *backend, int verbose)
         }
         c->fn();
         fflush(NULL);
+        pid_t self = getpid();
+        if (write(end_pipe[1], &self, sizeof(self)) != (ssize_t)sizeof(self))
+            _exit(1);
         _exit(0);
     }
+    close(end_pipe[1]);
     if (pid < 0) {
         printf("FAIL %s [%s]: fork: %s\n", c->name, backend, strerror(errno));
+        close(end_pipe[0]);
         return 1;
     }
     double limit = (c->flags & T_SLOW) ? 120 : 30;
@@ -95,6 +190,7 @@ static int run_one(struct t_case *c, const char *backend, int verbose)
         if (now_s() - t0 > limit) {
             kill(pid, SIGKILL);
             waitpid(pid, &status, 0);
+            close(end_pipe[0]);
             printf("FAIL %s [%s]: timed out after %.0f s\n", c->name, backend, limit);
             return 1;
         }
@@ -102,9 +198,17 @@ static int run_one(struct t_case *c, const char *backend, int verbose)
         nanosleep(&ts, NULL);
     }
     double dt = now_s() - t0;
-    if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+    int returned = body_returned(end_pipe[0], pid);
+    close(end_pipe[0]);
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 0 && returned) {
         printf("ok   %s [%s] %.2fs\n", c->name, backend, dt);
         return 0;
+    }
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+        printf("FAIL %s [%s]: exited 0 before the test body returned (an exit() in the "
+               "middle?)\n",
+               c->name, backend);
+        return 1;
     }
     if (WIFEXITED(status) && WEXITSTATUS(status) == 77) {
         printf("skip %s [%s]\n", c->name, backend);
@@ -125,10 +229,45 @@ static int selected(struct t_case *c, int argc, char **argv)
         if (argv[i][0] == '-')
             continue;
         any = 1;
-        if (strstr(c->name, argv[i]) || strstr(c->file, argv[i]))
+        if (c->flags & T_HIDDEN) {
+            if (strcmp(c->name, argv[i]) == 0)
+                return 1;
+        } else if (strstr(c->name, argv[i]) || strstr(c->file, argv[i]))
             return 1;
     }
-    return !any;
+    return !any && !(c->flags & T_HIDDEN);
+}
+
+/* What the io_uring probe decided, for every [uring] run. */
+struct uring_gate {
+    int probed, err, required;
+    const char *why;
+};
+
+/* Runs c under backend unless the backend cannot run it here; returns
+ * 0 pass, 1 fail, 2 skip. */
+static int run_case(struct t_case *c, const char *be, struct uring_gate *g, int verbose)
+{
+    if (strcmp(be, "epoll") == 0 && (c->flags & T_URING)) {
+        printf("skip %s [epoll] (io_uring-only case)\n", c->name);
+        return 2;
+    }
+    if (strcmp(be, "uring") == 0) {
+        if (!g->probed) {
+            g->probed = 1;
+            g->err = t_uring_probe(&g->why);
+        }
+        if (g->err && g->required) {
+            printf("FAIL %s [uring]: io_uring unavailable: %s, and RINGO_TEST_REQUIRE_URING=1\n",
+                   c->name, g->why);
+            return 1;
+        }
+        if (g->err) {
+            printf("skip %s [uring] (io_uring unavailable: %s)\n", c->name, g->why);
+            return 2;
+        }
+    }
+    return run_one(c, be, verbose);
 }
 
 int main(int argc, char **argv)
@@ -138,15 +277,18 @@ int main(int argc, char **argv)
         if (strcmp(argv[i], "-v") == 0)
             verbose = 1;
     setvbuf(stdout, NULL, _IOLBF, 0);
+    const char *req = getenv("RINGO_TEST_REQUIRE_URING");
+    struct uring_gate gate = {0, 0, req && strcmp(req, "1") == 0, NULL};
     int passed = 0, failed = 0, skipped = 0;
     static const char *io_backends[] = {"uring", "epoll"};
     for (struct t_case *c = cases; c; c = c->next) {
         if (!selected(c, argc, argv))
             continue;
-        int n = (c->flags & T_IO) ? 2 : 1;
+        int per_backend = c->flags & (T_IO | T_URING);
+        int n = per_backend ? 2 : 1;
         for (int b = 0; b < n; b++) {
-            const char *be = (c->flags & T_IO) ? io_backends[b] : "auto";
-            int r = run_one(c, be, verbose);
+            const char *be = per_backend ? io_backends[b] : "auto";
+            int r = run_case(c, be, &gate, verbose);
             if (r == 0)
                 passed++;
             else if (r == 1)
@@ -155,6 +297,14 @@ int main(int argc, char **argv)
                 skipped++;
         }
     }
+    if (gate.probed && gate.err && !gate.required)
+        printf("io_uring unavailable here (%s): its runs were skipped\n", gate.why);
     printf("%d passed, %d failed, %d skipped\n", passed, failed, skipped);
-    return failed ? 1 : 0;
+    if (failed)
+        return 1;
+    if (!passed) {
+        printf("%s: nothing was tested\n", skipped ? "every case was skipped" : "no case matched");
+        return 1;
+    }
+    return 0;
 }
