@@ -260,7 +260,10 @@ T_CASE(sendfile_peer_gone, T_IO)
 }
 
 /* A peer that does not read: the deadline ends the call with what went
- * out (the buffers' worth), the next call says -ETIMEDOUT. */
+ * out (the buffers' worth), the next call says -ETIMEDOUT. What ended the
+ * call is told by its result and the clock's lower bound (a deadline never
+ * fires early), not by how soon it returned: on loaded cores that has no
+ * bound, and a call that hung would meet the runner's timeout. */
 static void deadline_body(void *arg)
 {
     (void)arg;
@@ -268,11 +271,12 @@ static void deadline_body(void *arg)
     T_OK(ftruncate(fd, 256 * MiB));
     int c, s;
     t_tcp_pair(&c, &s);
-    int64_t t0 = ringo_now();
-    ssize_t r = ringo_sendfile(s, fd, 0, 256 * MiB, ringo_deadline_in(100 * MS));
-    int64_t took = ringo_now() - t0;
+    int64_t d = ringo_deadline_in(100 * MS);
+    ssize_t r = ringo_sendfile(s, fd, 0, 256 * MiB, d);
+    /* a short count: what fit into the buffers of a peer that never read */
     T_ASSERT(r > 0 && r < 256 * MiB);
-    T_ASSERT(took >= 90 * MS && took < 5 * SEC);
+    /* returned by the deadline, not before it */
+    T_ASSERT(ringo_now() >= d);
     /* the receive window may still grow a little: soon nothing fits */
     int64_t off = r;
     for (int i = 0;
