@@ -19,6 +19,9 @@
 #define RINGO_VERSION_PATCH  0
 #define RINGO_VERSION_STRING "0.1.0"
 
+/* Every call returns >= 0 or -errno: the E* names come with the header. */
+#include <errno.h>
+
 #include "ringo/error.h"
 #include "ringo/runtime.h"
 #include "ringo/net.h"

@@ -172,7 +172,11 @@ int ringo_yield(void);
 
 /* End the calling coroutine now (as if its function returned). Does not
  * return. Objects on its stack are abandoned, not destroyed. */
+#ifdef __cplusplus
+[[noreturn]] void ringo_exit(void); /* C++ has no _Noreturn */
+#else
 _Noreturn void ringo_exit(void);
+#endif
 
 /* Park until the deadline (absolute, ringo_now() clock). Returns 0 when
  * the deadline passed, -ECANCELED if cancelled first. RINGO_FOREVER
