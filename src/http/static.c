@@ -41,6 +41,7 @@ struct ringo_http_static {
      * worker (RINGO_STATIC_CACHE=0 turns them off) */
     struct fcache *cache[FC_WORKERS];
     int no_cache;
+    int64_t valid_ns; /* how long an entry is trusted (FC_VALID_NS) */
 };
 
 /* Opens and stats are page-cache work or a disk read: bounded anyway so
@@ -298,8 +299,14 @@ int ringo_http_static_new(const char *root, const char *url_prefix, ringo_http_s
     }
     const char *nc = getenv("RINGO_STATIC_CACHE");
     st->no_cache = nc && !strcmp(nc, "0");
+    st->valid_ns = FC_VALID_NS;
     *out = st;
     return 0;
+}
+
+void ringo__static_cache_valid(ringo_http_static *st, int64_t ns)
+{
+    st->valid_ns = ns;
 }
 
 void ringo_http_static_free(ringo_http_static *st)
@@ -505,7 +512,8 @@ int ringo_http_static_handler(ringo_http_req *req, ringo_http_resp *resp, void *
     }
     rel[rl] = dir ? '/' : 0;
     uint64_t h = fc ? fc_hash(rel, rl + (size_t)dir) : 0;
-    struct fc_entry *e = fc ? fc_find(fc, rel, rl + (size_t)dir, h, ringo_now()) : NULL;
+    struct fc_entry *e =
+        fc ? fc_find(fc, rel, rl + (size_t)dir, h, ringo_now(), st->valid_ns) : NULL;
     if (e) {
         e->busy++;
         int r = serve(req, resp, e, head);
@@ -518,6 +526,7 @@ int ringo_http_static_handler(ringo_http_req *req, ringo_http_resp *resp, void *
     rel[rl] = 0;
     struct fc_entry tmp;
     memset(&tmp, 0, sizeof(tmp));
+    int64_t resolved = ringo_now(); /* the entry is trusted from here on */
     int answered = 0;
     int fd = resolve(st, req, resp, rel, &rl, dir, &tmp.stx, &answered);
     if (answered)
@@ -531,41 +540,29 @@ int ringo_http_static_handler(ringo_http_req *req, ringo_http_resp *resp, void *
         ringo_close(fd);
         return r;
     }
-    /* complete the entry before it is published (loading parks, and other
-     * requests must not find a half-made one) */
-    e = fc_find(fc, key, key_len, h, ringo_now());
+    /* Resolving parked, and loading parks: another request may have
+     * published this key meanwhile, so look again after each. The entry is
+     * complete before it is published (nobody finds a half-made one). */
+    e = fc_find(fc, key, key_len, h, ringo_now(), st->valid_ns);
     if (!e) {
         load_data(&tmp);
-        e = fc_find(fc, key, key_len, h, ringo_now());
+        e = fc_find(fc, key, key_len, h, ringo_now(), st->valid_ns);
     }
+    struct fc_entry old = {.fd = -1};
     if (!e) {
-        /* nobody published a fresh one while we resolved: ours goes in,
-         * unless the slot is in use by a parked request */
-        e = fc_claim(fc, h);
-        if (e && (e->key = malloc(key_len))) {
-            memcpy(e->key, key, key_len);
-            e->key_len = key_len;
-            e->hash = h;
-            e->checked = ringo_now();
-            e->fd = tmp.fd;
-            e->stx = tmp.stx;
-            e->type = tmp.type;
-            memcpy(e->etag, tmp.etag, sizeof(e->etag));
-            e->etag_len = tmp.etag_len;
-            memcpy(e->lastmod, tmp.lastmod, sizeof(e->lastmod));
-            e->data = tmp.data;
-            tmp.fd = -1;
-            tmp.data = NULL;
-        } else {
+        /* nobody published a fresh one: ours goes in, unless the slot is in
+         * use by a parked request (then this request serves its own) */
+        e = fc_publish(fc, h, key, key_len, &tmp, &old, resolved);
+        if (!e)
             e = &tmp;
-        }
     }
     e->busy++;
     int r = serve(req, resp, e, head);
     e->busy--;
-    if (tmp.fd >= 0)
-        ringo_close(tmp.fd);
-    free(tmp.data);
+    /* what was replaced, and our own copy if it did not go in: detached,
+     * so closing them may park without touching a slot */
+    fc_release(&old);
+    fc_release(&tmp);
     return r;
 }
 

@@ -57,4 +57,11 @@ int ringo__static_inm_match(const char *v, size_t len, const char *etag, size_t 
  * "; charset=utf-8". */
 const char *ringo__mime_type(const char *path, size_t len);
 
+/* Test hook: how long the handler's open-file cache trusts an entry
+ * before resolving the path again (FC_VALID_NS, 1 s, by default; 0
+ * resolves on every request and replaces the entry each time). Set it
+ * before the handler serves. */
+struct ringo_http_static;
+void ringo__static_cache_valid(struct ringo_http_static *st, int64_t ns);
+
 #endif
