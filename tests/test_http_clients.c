@@ -713,13 +713,21 @@ T_CASE(http_clients_curl_uploads, T_IO)
 
     /* a body the handler leaves unread (the static handler's 405) is
      * skipped, and the connection goes on */
-    CURL(&c, "-v", "-H", "Expect:", "--data-binary", file, url("/static/hello.txt"), "--next",
+    CURL(&c, "-v", "-H", "Expect:", "--data-binary", small, url("/static/hello.txt"), "--next",
          url("/plaintext"));
     EXPECT_STATUS(c.head.p, 405);
     EXPECT_HDR(c.head.p, "Allow", "GET, HEAD");
-    EXPECT_BODY("unread body skipped", &c.body, "Hello, World!");
+    EXPECT_CONTAINS(c.body.p, "Hello, World!");
     EXPECT_CONTAINS(c.run.err.p, "Re-using existing connection");
     EXPECT_NOT_CONTAINS(c.run.err.p, "Connection #1");
+    /* a large one still arriving: the answer goes out before the server
+     * waits for the rest (issue 13: a ready answer never waits behind a
+     * read), and curl, seeing an error before the end of its upload,
+     * stops sending and opens a new connection for the next request */
+    CURL(&c, "-v", "-H", "Expect:", "--data-binary", file, url("/static/hello.txt"), "--next",
+         url("/plaintext"));
+    EXPECT_STATUS(c.head.p, 405);
+    EXPECT_CONTAINS(c.body.p, "Hello, World!");
 
     /* uploads back to back on one connection */
     CURL(&c, "-v", "--data-binary", "one", url("/echo"), "--next", "--data-binary", "two",

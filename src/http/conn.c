@@ -15,11 +15,15 @@
 
 #include "http/http_int.h"
 
-#define OWN_SLACK      (16 * 1024)        /* room after a head for a chunked body's framing */
-#define MAX_HEADERS    256                /* bound of the header array on the stack */
-#define OUT_STACK      4096               /* output bytes queued on the stack before growing */
-#define LINGER_NS      (5 * 1000000000LL) /* drain at most this long after an early answer */
-#define LINGER_READ_NS (1000000000LL)     /* ... and stop after a second of silence */
+#define OWN_SLACK       (16 * 1024)        /* most room after a head for a chunked body */
+#define OWN_MIN         2048               /* first size of own: it grows as a head needs */
+#define OWN_IDLE_KEEP   4096               /* an idle connection keeps own up to this size */
+#define BODY_ROOM       4096               /* room after a head in own for body bytes */
+#define MAX_HEADERS     256                /* bound of the header array on the stack */
+#define OUT_STACK       4096               /* output bytes queued on the stack before growing */
+#define LINGER_NS       (5 * 1000000000LL) /* drain at most this long before closing */
+#define LINGER_READ_NS  (1000000000LL)     /* ... and stop after a second of silence */
+#define LINGER_DRAIN_NS (100000000LL)      /* ... or 100 ms while the server shuts down */
 
 static int64_t min_deadline(int64_t a, int64_t b)
 {
@@ -222,7 +226,6 @@ int rh_send_error(struct rh_conn *c, int status, const char *why)
                       "Content-Length: %d\r\nConnection: close\r\n\r\n",
                       (int)sl, line, (int)c->w->date_len, c->w->date_line, bl);
     c->closing = true;
-    c->linger = true; /* the client may be sending the rest of the request */
     rh_count_status(c, status);
     if (hl < 0 || (size_t)hl >= sizeof(head) || rh_queue(c, head, (size_t)hl) < 0 ||
         rh_queue(c, body, (size_t)bl) < 0)
@@ -232,22 +235,40 @@ int rh_send_error(struct rh_conn *c, int status, const char *why)
 
 /* ---- input ---- */
 
-static int own_alloc(struct rh_conn *c)
+/* Make own hold at least `need` bytes (capped at the largest head plus
+ * OWN_SLACK), keeping own[0, end). It grows as a head needs, so a
+ * connection with a partial head costs about what the head takes, not the
+ * largest head allowed. own may move: call only while no view into it is
+ * live (keep == 0: no head of a request being handled lives there). */
+static int own_reserve(struct rh_conn *c, size_t need)
 {
-    if (c->own)
+    size_t max = c->s->cfg.max_header_bytes + OWN_SLACK;
+    if (need > max)
+        need = max;
+    if (c->own && need <= c->own_cap)
         return 0;
-    c->own_cap = c->s->cfg.max_header_bytes + OWN_SLACK;
-    c->own = malloc(c->own_cap);
-    return c->own ? 0 : -ENOMEM;
+    size_t cap = c->own_cap ? c->own_cap : OWN_MIN;
+    while (cap < need)
+        cap *= 2;
+    if (cap > max)
+        cap = max;
+    char *p = realloc(c->own, cap);
+    if (!p)
+        return -ENOMEM;
+    if (c->win == c->own)
+        c->win = p;
+    c->own = p;
+    c->own_cap = cap;
+    return 0;
 }
 
 /* Move the unparsed bytes into own[keep...] so more can be read after
  * them; a lent window is given back (no view into it is live). */
 static int window_to_own(struct rh_conn *c, bool release)
 {
-    if (own_alloc(c) < 0)
-        return -ENOMEM;
     size_t n = c->end - c->start;
+    if (own_reserve(c, c->keep + 2 * n + OWN_MIN) < 0)
+        return -ENOMEM;
     if (c->win != c->own) {
         memcpy(c->own + c->keep, c->win + c->start, n);
         if (release)
@@ -261,15 +282,24 @@ static int window_to_own(struct rh_conn *c, bool release)
     return 0;
 }
 
-/* Read more bytes into own after the window. 0 at end of stream. */
+/* Read more bytes into own after the window. 0 at end of stream. What is
+ * queued goes out first: an answer that is ready never waits behind bytes
+ * that may never come. */
 static ssize_t read_more(struct rh_conn *c, int64_t deadline)
 {
+    int r = rh_flush(c);
+    if (r < 0)
+        return r;
+    if (c->end >= c->own_cap && (c->keep || own_reserve(c, c->own_cap * 2) < 0))
+        return -ENOBUFS;
     if (c->end >= c->own_cap)
         return -ENOBUFS;
     ssize_t n = ringo_read(c->fd, c->own + c->end, c->own_cap - c->end, deadline);
     if (n > 0) {
         c->end += (size_t)n;
         rh_stat_add(c->w, RH_STAT(bytes_in), (uint64_t)n);
+    } else if (n == 0) {
+        c->peer_eof = true;
     } else if (n == -ETIMEDOUT) {
         rh_stat_add(c->w, RH_STAT(timeouts), 1);
     }
@@ -295,10 +325,19 @@ static int send_continue(ringo_http_req *req)
     return r < 0 ? r : rh_flush(req->c);
 }
 
+/* A body read that got no bytes. A timeout (the server's read timeout or
+ * the handler's own deadline) or the client's end of stream leaves the
+ * socket usable: the handler's answer still goes out, then the connection
+ * closes, since the body was not consumed. Other errors end it. */
 static ssize_t read_failed(ringo_http_req *req, ssize_t n)
 {
-    req->c->dead = true;
-    return n == 0 ? -ECONNRESET : n;
+    struct rh_conn *c = req->c;
+    if (n == 0 || n == -ETIMEDOUT) {
+        c->closing = true;
+        return n == 0 ? -ECONNRESET : n;
+    }
+    c->dead = true;
+    return n;
 }
 
 ssize_t ringo_http_body_read(ringo_http_req *req, void *buf, size_t len, int64_t deadline)
@@ -334,11 +373,17 @@ ssize_t ringo_http_body_read(ringo_http_req *req, void *buf, size_t len, int64_t
             memcpy(buf, c->win + c->start, (size_t)n);
             c->start += (size_t)n;
         } else {
-            /* straight into the caller's buffer, never past the body */
+            /* straight into the caller's buffer, never past the body;
+             * what is queued goes out first (see read_more) */
+            int r = rh_flush(c);
+            if (r < 0)
+                return r;
             int64_t dl = min_deadline(deadline, ringo_deadline_in(s->cfg.read_timeout_ns));
             n = ringo_read(c->fd, buf, want, dl);
             if (n <= 0) {
-                if (n == -ETIMEDOUT)
+                if (n == 0)
+                    c->peer_eof = true;
+                else if (n == -ETIMEDOUT)
                     rh_stat_add(c->w, RH_STAT(timeouts), 1);
                 return read_failed(req, n);
             }
@@ -378,10 +423,10 @@ ssize_t ringo_http_body_read(ringo_http_req *req, void *buf, size_t len, int64_t
         /* The head may live in a lent buffer (kept: its views are live)
          * or in own[0, keep); the body's bytes go to own after it. */
         if (c->win != c->own) {
-            if (own_alloc(c) < 0)
+            c->keep = 0;
+            if (own_reserve(c, BODY_ROOM) < 0)
                 return -ENOMEM;
             c->win = c->own;
-            c->keep = 0;
         }
         c->start = c->end = c->keep;
         int64_t dl = min_deadline(deadline, ringo_deadline_in(s->cfg.read_timeout_ns));
@@ -392,19 +437,26 @@ ssize_t ringo_http_body_read(ringo_http_req *req, void *buf, size_t len, int64_t
 }
 
 /* Read and drop what the handler left of the body, so the next request on
- * the connection starts where it should. A body that breaks the rules
- * (chunked over max_body, bad framing) ends the connection after the
- * answer; the client may still be sending, so linger. */
+ * the connection starts where it should. Bounded: a body that breaks the
+ * rules (chunked over max_body, bad framing), is larger than
+ * RH_DISCARD_MAX or takes longer than RH_DISCARD_NS ends the connection
+ * instead (after the answer, which body_read flushes before it waits). */
 void rh_discard_body(ringo_http_req *req)
 {
+    struct rh_conn *c = req->c;
+    if (req->r.body == RHP_BODY_LENGTH && req->body_left > RH_DISCARD_MAX) {
+        c->closing = true;
+        return;
+    }
+    int64_t end = ringo_deadline_in(RH_DISCARD_NS);
+    uint64_t dropped = 0;
     char tmp[2048];
     for (;;) {
-        ssize_t n = ringo_http_body_read(req, tmp, sizeof(tmp), RINGO_FOREVER);
+        ssize_t n = ringo_http_body_read(req, tmp, sizeof(tmp), end);
         if (n == 0)
             return;
-        if (n < 0) {
-            req->c->closing = true;
-            req->c->linger = true;
+        if (n < 0 || (dropped += (uint64_t)n) > RH_DISCARD_MAX) {
+            c->closing = true;
             return;
         }
     }
@@ -431,7 +483,8 @@ static int route_and_run(ringo_http_req *req, ringo_http_resp *resp)
     return ringo_http_body_static(resp, "404 Not Found\n", 14);
 }
 
-static void handle(struct rh_conn *c, ringo_http_req *req, int head_len)
+/* Run one request; returns ringo_now() at its end. */
+static int64_t handle(struct rh_conn *c, ringo_http_req *req, int head_len)
 {
     ringo_http_server *s = c->s;
     req->c = c;
@@ -472,24 +525,24 @@ static void handle(struct rh_conn *c, ringo_http_req *req, int head_len)
     }
     rh_resp_free(&resp);
     if (!req->body_done && !c->dead) {
-        /* emit_head decided: skip a small remainder, or close (and, as the
-         * client may still be sending, drain first) */
-        if (c->closing || rh_awaits_continue(req)) {
+        /* emit_head decided: skip a small remainder, or close (the
+         * lingering close drains what the client still sends) */
+        if (c->closing || rh_awaits_continue(req))
             c->closing = true;
-            c->linger = true;
-        } else {
+        else
             rh_discard_body(req);
-        }
     }
     c->keep = 0;
     if (c->have_lent && c->win != c->lent.data)
         release_lent(c);
-    int64_t ns = ringo_now() - c->t_read, units = ns / 8000; /* buckets of 8 us << b */
+    int64_t now = ringo_now();
+    int64_t ns = now - c->t_read, units = ns / 8000; /* buckets of 8 us << b */
     size_t b = 0;
     while (b < RINGO_HTTP_LATENCY_BUCKETS && units >= (1 << b))
         b++;
     rh_stat_add(c->w, RH_STAT(latency) + b, 1);
     rh_stat_add(c->w, RH_STAT(latency_sum_ns), (uint64_t)ns);
+    return now;
 }
 
 static void serve(struct rh_conn *c)
@@ -508,12 +561,20 @@ static void serve(struct rh_conn *c)
             release_lent(c);
             c->win = NULL;
             c->start = c->end = 0;
+            if (c->own_cap > OWN_IDLE_KEEP) {
+                /* an idle connection does not hold a large head's room */
+                free(c->own);
+                c->own = NULL;
+                c->own_cap = 0;
+            }
             if (c->closing || atomic_load_explicit(&s->draining, memory_order_relaxed))
                 return;
             c->idle = true;
             ssize_t n =
                 ringo_recv_borrow(c->fd, &c->lent, ringo_deadline_in(s->cfg.idle_timeout_ns));
             c->idle = false;
+            if (n == 0)
+                c->peer_eof = true;
             if (n <= 0)
                 return; /* closed, idle timeout, shutdown: nothing to answer */
             c->have_lent = true;
@@ -548,11 +609,20 @@ static void serve(struct rh_conn *c)
             rh_send_error(c, -rc, req.r.error);
             return;
         }
-        handle(c, &req, rc);
+        if (req.r.body == RHP_BODY_CHUNKED && c->win == c->own &&
+            c->own_cap < c->start + (size_t)rc + BODY_ROOM) {
+            /* the body is read into own after the head: make room now,
+             * while own may still move, and find the head's views again */
+            if (own_reserve(c, c->start + (size_t)rc + BODY_ROOM) < 0)
+                return;
+            rc = rhp_parse(c->win + c->start, c->end - c->start, 0, &lim, &req.r, hdrs);
+        }
+        /* the next head's deadline starts when it is waited for, not when
+         * its first bytes came in with this request */
+        head_start = handle(c, &req, rc);
         if (c->dead)
             return;
         scanned = 0;
-        head_start = c->t_read;
         if (c->closing) {
             rh_flush(c);
             return;
@@ -562,20 +632,22 @@ static void serve(struct rh_conn *c)
     }
 }
 
-/* Close in stages after an early answer (RFC 9112 9.6, nginx's
- * lingering close): closing with unread bytes in the socket makes the
- * kernel send a reset, and the client may lose the answer before reading
- * it. So: end our side, read and drop what still comes for a while. */
+/* Close in stages (RFC 9112 9.6, nginx's lingering close): closing with
+ * unread bytes in the socket (pipelined requests we will not answer, the
+ * rest of a body) makes the kernel send a reset, and the client loses the
+ * answers it has not read yet. So every close ends our side first, then
+ * reads and drops what still comes until the client closes, for a while. */
 static void linger(struct rh_conn *c)
 {
     ringo_http_server *s = c->s;
-    if (atomic_load_explicit(&s->draining, memory_order_relaxed) ||
-        ringo_shutdown(c->fd, SHUT_WR) < 0)
+    if (ringo_shutdown(c->fd, SHUT_WR) < 0)
         return;
     int64_t end = ringo_deadline_in(LINGER_NS);
+    int64_t quiet =
+        atomic_load_explicit(&s->draining, memory_order_relaxed) ? LINGER_DRAIN_NS : LINGER_READ_NS;
     for (;;) {
         ringo_buf b;
-        int64_t dl = min_deadline(end, ringo_deadline_in(LINGER_READ_NS));
+        int64_t dl = min_deadline(end, ringo_deadline_in(quiet));
         ssize_t n = ringo_recv_borrow(c->fd, &b, dl);
         if (n <= 0)
             return;
@@ -594,7 +666,7 @@ void rh_conn_main(void *arg)
     rh_conn_register(&c, arg);
     serve(&c);
     release_lent(&c);
-    if (c.linger && !c.dead)
+    if (!c.dead && !c.peer_eof)
         linger(&c);
     free(c.own);
     free(c.out_heap);

@@ -60,6 +60,15 @@ struct ringo_http_server {
     ringo__spin ip_lock;   /* per-IP table: touched at accept and close only */
     struct rh_ipcount **ip_table;
     size_t ip_buckets;
+    /* shutdown (server.c): one at a time; the watcher drains on SIGINT/SIGTERM */
+    _Atomic int shutting; /* a shutdown has started since ringo_http_start */
+    int shutdown_rc;      /* its result, for the callers that lost the race */
+    ringo_wg shutdown_wg; /* 1 while that shutdown runs */
+    ringo_wg sweep_wg;    /* sweep coroutines still running */
+    bool sweep_every;     /* this sweep cancels busy connections too */
+    ringo_coro *watcher;  /* parked in ringo_stop_wait; NULL once it left */
+    int watcher_worker;   /* its worker */
+    ringo_wg watch_wg;    /* 1 while the watcher runs */
 };
 
 /* The receive window: the bytes of the current read not parsed yet. It is
@@ -98,7 +107,7 @@ struct rh_conn {
     bool idle;      /* parked waiting for a new request */
     bool closing;   /* answer this request, then close */
     bool dead;      /* the socket failed: stop */
-    bool linger;    /* the client may still be sending: drain before closing */
+    bool peer_eof;  /* the client ended its side: nothing to drain at close */
     int64_t t_read; /* ringo_now() when the current batch was read */
 };
 
@@ -143,8 +152,13 @@ int rh_flush(struct rh_conn *c);
 int rh_queue(struct rh_conn *c, const void *p, size_t n);
 int rh_queue_ref(struct rh_conn *c, const void *p, size_t n);
 int rh_send_error(struct rh_conn *c, int status, const char *why);
-/* Read and drop the rest of req's body; on failure mark the connection
- * closing (with a lingering close). */
+/* An unread body is dropped to keep the connection only up to this many
+ * bytes (Go's net/http drops 256 KiB) and for RH_DISCARD_NS; beyond, the
+ * connection closes after the answer (lingering). */
+#define RH_DISCARD_MAX (256 * 1024)
+#define RH_DISCARD_NS  (5 * 1000000000LL)
+/* Read and drop the rest of req's body (within the bounds above); on
+ * failure or past them mark the connection closing. */
 void rh_discard_body(ringo_http_req *req);
 
 /* The client sent "Expect: 100-continue" and has not had its 100: it may

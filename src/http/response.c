@@ -278,14 +278,15 @@ static int emit_head(ringo_http_resp *resp, int64_t clen)
         return -EPIPE;
     ringo_http_req *req = resp->req;
     if (!req->body_done && !c->closing) {
-        /* Answering before the body is read: a Content-Length body (at
-         * most max_body, the parser saw to that) is read and dropped after
-         * the response; a client waiting for 100 Continue may never send
-         * it, and a chunked one that a streaming handler may still read
-         * (body_common drops the others first) can break a rule later, so
-         * those connections close - and the head must say so (RFC 9112
-         * 9.6). */
-        if (rh_awaits_continue(req) || req->r.body == RHP_BODY_CHUNKED)
+        /* Answering before the body is read: a Content-Length body of at
+         * most RH_DISCARD_MAX is read and dropped after the response; a
+         * larger one is not worth reading, a client waiting for 100
+         * Continue may never send it, and a chunked one that a streaming
+         * handler may still read (body_common drops the others first) can
+         * break a rule later, so those connections close - and the head
+         * must say so (RFC 9112 9.6). */
+        if (rh_awaits_continue(req) || req->r.body == RHP_BODY_CHUNKED ||
+            req->body_left > RH_DISCARD_MAX)
             c->closing = true;
     }
     rh_date_refresh(c->s, c->w);
