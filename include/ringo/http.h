@@ -72,6 +72,15 @@ typedef struct ringo_http_config {
     int64_t shutdown_grace_ns;      /* ringo_http_shutdown: how long in-flight
                                        requests may run; 10 s */
     int listen_backlog;             /* 4096 */
+    int drain_on_stop;              /* 1 (default): a graceful stop request
+                                       (SIGINT/SIGTERM under handle_signals,
+                                       ringo_stop_graceful) runs
+                                       ringo_http_shutdown; 0: the program calls
+                                       it itself (after ringo_stop_wait) */
+    int share_port;                 /* 0 (default): -EADDRINUSE if another process
+                                       listens on the port, even with SO_REUSEPORT;
+                                       1: share it with such processes of the same
+                                       user (RINGO_LISTEN_SHARED) */
 } ringo_http_config;
 
 /* Defaults as documented above. Never fails. */
@@ -96,26 +105,40 @@ void ringo_http_server_free(ringo_http_server *s);
 int ringo_http_route(ringo_http_server *s, const char *method, const char *path, int flags,
                      ringo_http_handler handler, void *arg);
 
-/* Serve on addr: one SO_REUSEPORT listener and accept loop per worker,
- * one coroutine per connection. Call from a coroutine; blocks until
- * ringo_http_shutdown() has finished (or the runtime stops). Returns 0,
- * or -errno from listen (-EADDRINUSE, ...), -EBUSY if already serving. */
+/* Serve on addr: a listener and accept loop per worker (one SO_REUSEPORT
+ * group, see share_port), one coroutine per connection. Call from a
+ * coroutine; blocks until the server has shut down: ringo_http_shutdown()
+ * from another coroutine, or a graceful stop request (SIGINT/SIGTERM
+ * under the default handle_signals, ringo_stop_graceful()), which drains
+ * like ringo_http_shutdown(s, RINGO_FOREVER) with drain_on_stop. The
+ * server may be freed once it returns. Returns 0 after a shutdown;
+ * -errno from listen (-EADDRINUSE when another process listens on the
+ * port, -EACCES, ...); -EBUSY if already serving; -ECANCELED if the
+ * caller was cancelled (ringo_stop(), a second SIGINT/SIGTERM during the
+ * drain): then every connection was cancelled, not drained. */
 int ringo_http_serve(ringo_http_server *s, const ringo_addr *addr);
 
 /* Like ringo_http_serve but returns once listening: *port_out (may be
  * NULL) receives the bound port (useful with port 0). The server runs on
- * in its own coroutines until ringo_http_shutdown(). */
+ * in its own coroutines until ringo_http_shutdown() or a graceful stop
+ * request. Same errors as ringo_http_serve. */
 int ringo_http_start(ringo_http_server *s, const ringo_addr *addr, int *port_out);
 
 /* After ringo_http_start: park until the server has shut down (every
- * accept loop and connection coroutine ended). Returns 0. The server may
- * be freed only after ringo_http_shutdown itself has returned. */
+ * accept loop and connection coroutine ended, a shutdown begun by a
+ * stop request included). Returns 0; or -ECANCELED if the caller was
+ * cancelled: the server is then shut down at once (connections
+ * cancelled) before it returns. After a return the server may be freed,
+ * unless a ringo_http_shutdown of another coroutine has yet to return. */
 int ringo_http_wait(ringo_http_server *s);
 
 /* Graceful shutdown: stop accepting, let requests in flight finish (until
- * the deadline; then they are cancelled), close idle keep-alive
- * connections, and wait for every connection coroutine to end. From any
- * coroutine; returns 0, or -ETIMEDOUT if connections had to be cancelled. */
+ * the deadline or shutdown_grace_ns; then they are cancelled), close idle
+ * keep-alive connections, and wait for every connection coroutine to end.
+ * From any coroutine; concurrent calls (and a stop request's drain) share
+ * one shutdown and all return once it is done. Returns 0; -ETIMEDOUT if
+ * connections had to be cancelled; -ECANCELED if the caller was cancelled
+ * (connections are cancelled at once rather than waited for). */
 int ringo_http_shutdown(ringo_http_server *s, int64_t deadline);
 
 /* ---- requests ---- */
@@ -149,9 +172,14 @@ const ringo_addr *ringo_http_peer(const ringo_http_req *req);
  * -errno: -EMSGSIZE when the body exceeds max_body (the server answers
  * 413 if the handler has not started its response), -EPROTO for bad
  * chunked framing (400), -ETIMEDOUT (read timeout or deadline),
- * -ECONNRESET. Parks until data arrives. A body the handler does not read
- * is read and dropped by the server before the next request (up to
- * max_body; beyond that, or on bad framing, the connection is closed).
+ * -ECONNRESET (the client ended or reset the connection). After
+ * -ETIMEDOUT or the client's end of stream the handler's own answer is
+ * still sent, then the connection closes. Answers to earlier pipelined
+ * requests are written before the read waits. Parks until data arrives.
+ * A body the handler does not read is read and dropped by the server
+ * after the answer, up to 256 KiB and 5 s; beyond that (a larger
+ * Content-Length makes the answer say Connection: close), or on bad
+ * framing, the connection is closed, lingering.
  * Read the body before giving a complete answer (ringo_http_body*): for
  * a chunked body that the handler has not finished, that call drops the
  * rest first (the answer's head must say whether the connection stays
