@@ -93,6 +93,24 @@ void t_run(int workers, void (*fn)(void *), void *arg);
 /* The backend this case runs under ("uring", "epoll" or "auto"). */
 const char *t_backend(void);
 
+/* "It ended on time" without a wall-clock window. t_watch_start spawns, on
+ * the calling worker, a watchdog coroutine sleeping until `by` (a deadline
+ * well past the one under test, e.g. 20 times as far); t_watch_end, called
+ * right after the operation returns, says whether it returned before that
+ * watchdog fired (1) or not (0). Both move only when the worker runs, so a
+ * loaded machine delays them alike: after a stall, the watchdog first lets
+ * the worker reap and run what completed meanwhile (ten 1 ms sleeps of its
+ * own) before it calls the operation late. A wall-clock bound fails on any
+ * stall that long; this fails only if the operation was really behind a
+ * timer set much later than its own deadline. */
+struct t_watch {
+    ringo_coro *co;
+    int64_t by;
+    int done, late;
+};
+void t_watch_start(struct t_watch *w, int64_t by);
+int t_watch_end(struct t_watch *w);
+
 /* Whether io_uring_setup works in this process: 0, or -errno with *why (if
  * not NULL) set to a static text naming the cause (ENOSYS, EPERM from
  * kernel.io_uring_disabled or a seccomp filter, ENOMEM from RLIMIT_MEMLOCK). */

@@ -65,6 +65,33 @@ void t_run(int workers, void (*fn)(void *), void *arg)
                rc);
 }
 
+static void t_watch_fn(void *arg)
+{
+    struct t_watch *w = arg;
+    if (ringo_sleep_until(w->by) != 0)
+        return; /* cancelled by t_watch_end: in time */
+    for (int i = 0; i < 10 && !w->done; i++)
+        if (ringo_sleep(1000000) != 0)
+            return;
+    if (!w->done)
+        w->late = 1;
+}
+
+void t_watch_start(struct t_watch *w, int64_t by)
+{
+    w->by = by;
+    w->done = w->late = 0;
+    T_OK(ringo_go(t_watch_fn, w, &w->co));
+}
+
+int t_watch_end(struct t_watch *w)
+{
+    w->done = 1;
+    T_OK(ringo_cancel(w->co));
+    T_OK(ringo_join(w->co, RINGO_FOREVER));
+    return !w->late;
+}
+
 int t_uring_probe(const char **why)
 {
     struct io_uring_params p;

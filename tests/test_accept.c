@@ -117,10 +117,9 @@ static void close_main(void *arg)
         T_OK(s);
         T_OK(ringo_close(s));
     }
-    int64_t t0 = ringo_now();
-    int r = ringo_accept(closer_lfd, NULL, ringo_deadline_in(5 * SEC));
+    /* no deadline: only the close can end it (or the runner's timeout) */
+    int r = ringo_accept(closer_lfd, NULL, RINGO_FOREVER);
     T_ASSERT(r == -ECANCELED || r == -EBADF);
-    T_ASSERT(ringo_now() - t0 < 2 * SEC);
     T_OK(ringo_join(h, RINGO_FOREVER));
     char b;
     for (int i = 0; i < 2; i++)

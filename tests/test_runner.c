@@ -230,3 +230,26 @@ T_CASE(runner_uring_only_case_skips_epoll, 0)
     EXPECT_OUT(&r, "1 passed, 0 failed, 1 skipped");
     EXPECT_EXIT(&r, 0);
 }
+
+/* t_watch itself: an operation behind its watchdog is reported late, one
+ * ahead of it on time (ordering of two timers: no clock window either). */
+static void watch_main(void *arg)
+{
+    (void)arg;
+    struct t_watch wd;
+    /* "the operation" ends only once the watchdog has called it late */
+    t_watch_start(&wd, ringo_deadline_in(10 * 1000000LL));
+    while (!wd.late)
+        T_OK(ringo_sleep(1000000));
+    T_EQ(t_watch_end(&wd), 0);
+    /* a sleep shorter than the watchdog's: its timer fires first, on any
+     * machine */
+    t_watch_start(&wd, ringo_deadline_in(200 * 1000000LL));
+    T_OK(ringo_sleep(10 * 1000000LL));
+    T_EQ(t_watch_end(&wd), 1);
+}
+
+T_CASE(runner_watch_tells_late_from_on_time, T_IO)
+{
+    t_run(1, watch_main, NULL);
+}
