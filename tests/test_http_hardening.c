@@ -454,3 +454,62 @@ T_CASE(http_partial_head_memory_on_demand, T_IO)
 {
     t_run(1, t_partial_heads, NULL);
 }
+
+/* ---- 9: a client that pipelines and never reads ---- */
+
+/* The server writes answers until its socket is full, then stops reading
+ * (its write blocks), so the client's writes block too: what the server
+ * holds stays bounded whatever the client sends. */
+static void t_never_reads(void *arg)
+{
+    struct srv v;
+    ringo_http_config cfg;
+    ringo_http_config_init(&cfg);
+    cfg.max_requests_per_conn = 0; /* no cap: the client could go on forever */
+    srv_start(&v, &cfg, 0, 0);
+    struct tc_conn *c = malloc(sizeof(*c));
+    tc_connect(c, v.port);
+    static const char one[] = "GET /plaintext HTTP/1.1\r\nHost: x\r\n\r\n";
+    char batch[(sizeof(one) - 1) * 100];
+    for (int i = 0; i < 100; i++)
+        memcpy(batch + i * (sizeof(one) - 1), one, sizeof(one) - 1);
+    struct mallinfo2 m0 = mallinfo2();
+    size_t sent = 0;
+    for (;;) {
+        size_t w = 0;
+        ssize_t r = ringo_write_all(c->fd, batch, sizeof(batch), &w, ringo_deadline_in(500 * MS));
+        sent += w;
+        if (r == -ETIMEDOUT)
+            break; /* the server stopped taking requests: backpressure */
+        T_OK(r);
+        T_ASSERT(sent < (size_t)1 << 30);
+    }
+    struct mallinfo2 m1 = mallinfo2();
+    ringo_http_stats st;
+    T_OK(ringo_http_server_stats(v.s, &st));
+    T_ASSERT(st.requests > 0);
+    if (m0.uordblks || m1.uordblks) {
+        long long grew = (long long)m1.uordblks - (long long)m0.uordblks;
+        if (grew > 1 << 20)
+            T_FAIL("the server's heap grew by %lld bytes for a client that does not read", grew);
+    }
+    /* the client reads at last: every answer so far arrives in order */
+    uint64_t complete = sent / (sizeof(one) - 1); /* the last may be cut */
+    for (uint64_t i = 0; i < complete; i++) {
+        struct tc_resp r;
+        int e = tc_read(c, &r, false);
+        if (e < 0)
+            T_FAIL("answer %llu of %llu: %s", (unsigned long long)i + 1,
+                   (unsigned long long)complete, ringo_strerror(e));
+        T_EQ(r.status, 200);
+        tc_resp_free(&r);
+    }
+    tc_close(c);
+    free(c);
+    srv_stop(&v);
+}
+
+T_CASE(http_client_never_reads_bounded, T_IO)
+{
+    t_run(1, t_never_reads, NULL);
+}
