@@ -134,8 +134,8 @@ deps-bench:
 test: deps
 	@$(MAKE) --no-print-directory all
 	@$(BUILD)/ringo-tests
-	@python3 scripts/check_doc_examples.py --build $(BUILD) --cc "$(CC)" --flags "$(LDFLAGS)" --self-test
-	@python3 scripts/check_doc_examples.py --build $(BUILD) --cc "$(CC)" --flags "$(LDFLAGS)"
+	@python3 scripts/check_doc_examples.py --build $(BUILD) --san="$(SAN)" --cc="$(CC)" --flags="$(LDFLAGS)" --self-test
+	@python3 scripts/check_doc_examples.py --build $(BUILD) --san="$(SAN)" --cc="$(CC)" --flags="$(LDFLAGS)"
 
 demo: deps
 	@$(MAKE) --no-print-directory all

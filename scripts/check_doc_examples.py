@@ -2,8 +2,13 @@
 """Compile and run every C example of README.md and docs/*.md against the
 installed library, and check that every public header compiles on its own.
 
-    python3 scripts/check_doc_examples.py [--build DIR] [--cc CC] [--flags "..."]
-    python3 scripts/check_doc_examples.py --self-test
+    python3 scripts/check_doc_examples.py [--build DIR] [--san SAN] [--cc=CC] [--flags="..."]
+                                          [--no-netns] [FILE.md...]
+    python3 scripts/check_doc_examples.py --self-test   (broken blocks must be reported)
+
+`make test` runs both after the test binary; --san and --flags carry a
+sanitizer build's SAN and LDFLAGS (write --flags=..., the value starts
+with '-').
 
 The library is staged with `make install DESTDIR=<tmp> PREFIX=/usr` and every
 example is compiled as a user would compile it, through the staged ringo.pc:
@@ -211,7 +216,7 @@ def source_for(b):
 class Env:
     """The staged installation and how to compile against it."""
 
-    def __init__(self, stage, cc, flags):
+    def __init__(self, stage, cc, flags, netns=True):
         self.stage = stage
         self.cc = cc
         self.flags = flags
@@ -230,7 +235,7 @@ class Env:
         self.run_env["LD_LIBRARY_PATH"] = self.libdir + (
             ":" + os.environ["LD_LIBRARY_PATH"] if os.environ.get("LD_LIBRARY_PATH") else ""
         )
-        self.netns = self._netns_works()
+        self.netns = netns and self._netns_works()
 
     def compile(self, src, out, link, extra=()):
         with tempfile.NamedTemporaryFile("w", suffix=".c", delete=False) as f:
@@ -253,6 +258,23 @@ class Env:
         return r.returncode == 0
 
 
+def clip(text, head=3000, tail=600):
+    """The start (where a sanitizer names the fault) and the end of text."""
+    text = text.strip()
+    if len(text) <= head + tail:
+        return text
+    return text[:head] + "\n[...]\n" + text[-tail:]
+
+
+def port_free(port):
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+            return True
+        except OSError:
+            return False
+
+
 def wait_port(port, proc, deadline):
     while time.monotonic() < deadline:
         if proc.poll() is not None:
@@ -271,6 +293,9 @@ def interact(spec):
     cwd = tempfile.mkdtemp(prefix="ringo-doc-run-")
     out_path, err_path = os.path.join(cwd, ".stdout"), os.path.join(cwd, ".stderr")
     env = dict(spec["env"])
+    if spec["mode"] in ("http", "echo") and not port_free(int(spec["args"][0])):
+        shutil.rmtree(cwd, ignore_errors=True)
+        return False, f"port {spec['args'][0]} is in use here: cannot tell the example from another server"
     with open(out_path, "wb") as so, open(err_path, "wb") as se:
         proc = subprocess.Popen([spec["binary"]], cwd=cwd, env=env, stdout=so, stderr=se)
     problems = []
@@ -309,6 +334,8 @@ def interact(spec):
                     problems.append(f"echo: {e!r}")
             if proc.poll() is None:
                 proc.send_signal(signal.SIGINT)  # the documented way to stop a ringo program
+            elif not problems:
+                problems.append("exited before it was sent SIGINT")
         try:
             rc = proc.wait(timeout=spec["timeout"])
         except subprocess.TimeoutExpired:
@@ -331,9 +358,9 @@ def interact(spec):
         if problems:
             detail = "; ".join(problems)
             if stdout.strip():
-                detail += "\n  stdout: " + stdout.strip()[-2000:].replace("\n", "\n  ")
+                detail += "\n  stdout: " + clip(stdout).replace("\n", "\n  ")
             if stderr.strip():
-                detail += "\n  stderr: " + stderr.strip()[-2000:].replace("\n", "\n  ")
+                detail += "\n  stderr: " + clip(stderr).replace("\n", "\n  ")
             return False, detail
         return True, ""
     finally:
@@ -469,9 +496,10 @@ def check_headers(env, rep, workdir):
                 rep.fail(f"include/{h}", f"does not compile on its own ({' '.join(fl)})", r.stderr)
 
 
-def stage_install(build, workdir):
+def stage_install(build, san, workdir):
     stage = os.path.join(workdir, "stage")
-    cmd = ["make", "-C", ROOT, "--no-print-directory", f"BUILD={build}", f"DESTDIR={stage}", "PREFIX=/usr", "install"]
+    cmd = ["make", "-C", ROOT, "--no-print-directory", f"BUILD={build}", f"SAN={san}"]
+    cmd += [f"DESTDIR={stage}", "PREFIX=/usr", "install"]
     r = subprocess.run(cmd, capture_output=True, text=True)
     if r.returncode != 0:
         raise SystemExit(f"{' '.join(cmd)} failed:\n{r.stdout}{r.stderr}")
@@ -639,9 +667,11 @@ def self_test(env, workdir, backends):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--build", default="build", help="build directory of the library (make BUILD=...)")
+    ap.add_argument("--san", default="", help="the build's SAN= (asan, ubsan, tsan), for make install")
     ap.add_argument("--cc", default=os.environ.get("CC", "cc"))
     ap.add_argument("--flags", default="", help="extra compiler/linker flags (e.g. the sanitizer's)")
     ap.add_argument("--self-test", action="store_true", help="check that broken examples are reported")
+    ap.add_argument("--no-netns", action="store_true", help="run servers in this network namespace")
     ap.add_argument("--inside", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("files", nargs="*", help="Markdown files (default: README.md docs/*.md)")
     a = ap.parse_args()
@@ -650,9 +680,9 @@ def main():
         return 0
     workdir = tempfile.mkdtemp(prefix="ringo-doc-")
     try:
-        env = Env(stage_install(a.build, workdir), a.cc, shlex.split(a.flags))
+        env = Env(stage_install(a.build, a.san, workdir), a.cc, shlex.split(a.flags), not a.no_netns)
         if not env.netns:
-            print("note: unshare -rn is unavailable; servers run in this network namespace")
+            print("note: servers run in this network namespace (no unshare -rn): their ports must be free")
         backends = backends_available(env, workdir)
         if a.self_test:
             return self_test(env, workdir, backends)
