@@ -194,7 +194,7 @@ static unsigned op_dir(int opcode)
     }
 }
 
-/* SO_TYPE of fd, 0 if it is not a socket (a pipe or a file: byte streams). */
+/* SO_TYPE of fd, 0 if it is not a socket. */
 static int sock_type(int fd)
 {
     int t = 0;
@@ -255,11 +255,12 @@ int ringo__fault_io(struct ringo_worker *w, struct ringo_op *op,
             return -ECONNRESET;
         if (r->kind != RINGO_FAULT_SHORT || r->cut == 0)
             continue;
+        if (type != SOCK_STREAM)
+            continue; /* a datagram, a signalfd or eventfd read must stay whole */
         if (dir == RINGO_FAULT_READ)
             op->single = 1; /* see fault.h: never the multishot queue */
-        bool datagram = type == SOCK_DGRAM || type == SOCK_SEQPACKET;
         bool waitall = op->opcode == RINGO_OP_RECV && (op->flags & MSG_WAITALL);
-        if (datagram || waitall || !fire(i))
+        if (waitall || !fire(i))
             continue;
         size_t k = fs.random_cut[i] ? 1 + next_rand() % r->cut : r->cut;
         if (!cut || k < cut)

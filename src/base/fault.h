@@ -7,11 +7,10 @@
  * variable RINGO_FAULT on a worker's first I/O op):
  *   SHORT  a read or write op is cut to at most `cut` bytes before it is
  *          submitted: the kernel really moves fewer bytes, nothing is lost.
- *          Datagram sockets are never cut (that would truncate a datagram)
- *          nor recv with MSG_WAITALL. While a SHORT rule covers reads,
- *          every read is a plain single-shot op (never the io_uring
- *          multishot queue): a borrow cut to k bytes must read the socket
- *          itself, and mixing both paths on one fd would reorder bytes.
+ *          Only stream sockets are cut (a datagram would be truncated, a
+ *          signalfd or eventfd read refused), and never a MSG_WAITALL recv. While a SHORT rule
+ * covers reads, every read is a plain single-shot op (never the io_uring multishot queue): a borrow
+ * cut to k bytes must read the socket itself, and mixing both paths on one fd would reorder bytes.
  *          Arm such a plan before the connections it affects exist.
  *   RESET  a read or write op on a stream socket fails with -ECONNRESET
  *          without being done.
