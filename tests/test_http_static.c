@@ -1,10 +1,13 @@
 /* The static file handler: unit tables for the path normaliser, the
- * Range parser, HTTP dates, If-None-Match and MIME types (no I/O); then
- * end to end on both backends through a server started in-process over a
- * scratch tree: bodies and headers, HEAD, 304 by ETag and by date, 206
- * and 416, If-Range, directories (301, index.html, 403), 405, and
- * traversal attempts (raw "..", %2e%2e, %2f, NUL, symlinks out of the
- * root, a FIFO) answered with 4xx while the server keeps serving. */
+ * Range parser, HTTP dates (strict RFC 9110 5.6.7: impossible, malformed
+ * and future dates), If-None-Match / If-Match and MIME types (no I/O);
+ * then end to end on both backends through a server started in-process
+ * over a scratch tree: bodies and headers, HEAD, 304 by ETag and by date,
+ * 412, 206 and 416, If-Range, directories (301, index.html, 403), 405,
+ * the error answers' text bodies, traversal attempts (raw "..", %2e%2e,
+ * %2f, NUL, symlinks out of the root, a FIFO) answered with 4xx while the
+ * server keeps serving, and the open-file cache replacing entries under
+ * concurrent load without leaking a descriptor or a byte. */
 #include "t.h"
 
 #include <errno.h>
@@ -15,8 +18,10 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "http/httpdate.h"
 #include "http/static.h"
 #include "http_client.h"
 
@@ -172,30 +177,160 @@ T_CASE(static_range_table, 0)
     }
 }
 
-T_CASE(static_dates_etags_mime, 0)
+/* ---- HTTP dates ---- */
+
+#define NOW_2026 1780000000LL /* Thu, 28 May 2026 20:26:40 GMT */
+
+struct date_case {
+    const char *v;
+    int ok;
+    int64_t t;
+};
+
+static const struct date_case date_cases[] = {
+    /* the three forms (RFC 9110 5.6.7) */
+    {"Sun, 06 Nov 1994 08:49:37 GMT", 1, 784111777},
+    {"Sunday, 06-Nov-94 08:49:37 GMT", 1, 784111777},
+    {"Sun Nov  6 08:49:37 1994", 1, 784111777},
+    {"Sun Nov 06 08:49:37 1994", 1, 784111777}, /* date3 allows 2DIGIT too */
+    {"Thu, 01 Jan 1970 00:00:00 GMT", 1, 0},
+    {"Wed, 31 Dec 1969 23:59:59 GMT", 1, -1},
+    {"Fri, 31 Dec 1999 23:59:59 GMT", 1, 946684799},
+    {"Thu, 29 Feb 2024 00:00:00 GMT", 1, 1709164800},
+    {"Tue, 29 Feb 2000 00:00:00 GMT", 1, 951782400},
+    {"Sat, 31 Dec 2016 23:59:60 GMT", 1, 1483228800}, /* leap second: the next 00 */
+    {"Thu, 28 May 2026 20:26:40 GMT", 1, NOW_2026},
+    {"Fri, 01 Jan 2094 00:00:00 GMT", 1, 3913142400}, /* valid; "future" is the caller's */
+    {"Thursday, 29-Feb-24 00:00:00 GMT", 1, 1709164800},
+    /* RFC 850 years: within 50 years ahead of 2026 as is, beyond a century back */
+    {"Wednesday, 01-Jan-70 00:00:00 GMT", 1, 3155760000},
+    {"Friday, 06-Nov-76 00:00:00 GMT", 1, 3371846400},
+    {"Sunday, 06-Nov-77 00:00:00 GMT", 1, 247622400},
+    /* impossible dates */
+    {"Sat, 31 Feb 2026 00:00:00 GMT", 0, 0},
+    {"Mon, 30 Feb 2026 00:00:00 GMT", 0, 0},
+    {"Wed, 29 Feb 2023 00:00:00 GMT", 0, 0},
+    {"Mon, 29 Feb 2100 00:00:00 GMT", 0, 0}, /* a century, not a leap year */
+    {"Thu, 31 Apr 2026 00:00:00 GMT", 0, 0},
+    {"Sun, 00 Nov 1994 08:49:37 GMT", 0, 0},
+    {"Sun, 32 Dec 1994 08:49:37 GMT", 0, 0},
+    {"Sun, 06 Nov 1994 24:00:00 GMT", 0, 0},
+    {"Sun, 06 Nov 1994 08:60:37 GMT", 0, 0},
+    {"Sun, 06 Nov 1994 08:49:61 GMT", 0, 0},
+    {"Mon, 06 Nov 1994 08:49:37 GMT", 0, 0}, /* 6 Nov 1994 was a Sunday */
+    {"Monday, 06-Nov-94 08:49:37 GMT", 0, 0},
+    {"Mon Nov  6 08:49:37 1994", 0, 0},
+    {"Sunday, 31-Feb-94 08:49:37 GMT", 0, 0},
+    {"Sun Feb 30 08:49:37 1994", 0, 0},
+    {"Sun Nov  0 08:49:37 1994", 0, 0},
+    /* not the grammar: spacing, case, widths, zones, extra text */
+    {"", 0, 0},
+    {"yesterday", 0, 0},
+    {"Sun, 06 Nov 1994 08:49:37", 0, 0},
+    {"Sun, 06 Foo 1994 08:49:37 GMT", 0, 0},
+    {"Sun, 06 Nov 1994 08:49:37 GMT junk", 0, 0},
+    {"Sun,  06 Nov 1994 08:49:37 GMT", 0, 0},
+    {"Sun, 06  Nov 1994 08:49:37 GMT", 0, 0},
+    {"Sun, 06 Nov 1994  08:49:37 GMT", 0, 0},
+    {"Sun,06 Nov 1994 08:49:37 GMT", 0, 0},
+    {" Sun, 06 Nov 1994 08:49:37 GMT", 0, 0},
+    {"Sun, 06 Nov 1994 08:49:37 GMT ", 0, 0},
+    {"Sun, 06\tNov 1994 08:49:37 GMT", 0, 0},
+    {"Sun, 6 Nov 1994 08:49:37 GMT", 0, 0},
+    {"Sun, 06 Nov 94 08:49:37 GMT", 0, 0},
+    {"Sun, 06 Nov 01994 08:49:37 GMT", 0, 0},
+    {"Sun, 06 Nov 1994 8:49:37 GMT", 0, 0},
+    {"Sun, 06 Nov 1994 08:49 GMT", 0, 0},
+    {"Sun, 06 Nov 1994 08-49-37 GMT", 0, 0},
+    {"Sun, 06 Nov 1994 08:49:3a GMT", 0, 0},
+    {"Sun, 06 Nov +994 08:49:37 GMT", 0, 0},
+    {"Sun, -6 Nov 1994 08:49:37 GMT", 0, 0},
+    {"sun, 06 Nov 1994 08:49:37 GMT", 0, 0},
+    {"SUN, 06 Nov 1994 08:49:37 GMT", 0, 0},
+    {"Sun, 06 nov 1994 08:49:37 GMT", 0, 0},
+    {"Sun, 06 Nov 1994 08:49:37 gmt", 0, 0},
+    {"Sun, 06 Nov 1994 08:49:37 UTC", 0, 0},
+    {"Sun, 06 Nov 1994 08:49:37 +0000", 0, 0},
+    {"Sunday, 06 Nov 1994 08:49:37 GMT", 0, 0},
+    {"Sun, 06-Nov-94 08:49:37 GMT", 0, 0},
+    {"Sunday, 06-Nov-1994 08:49:37 GMT", 0, 0},
+    {"Sunday, 6-Nov-94 08:49:37 GMT", 0, 0},
+    {"Sunday,  06-Nov-94 08:49:37 GMT", 0, 0},
+    {"Sunday 06-Nov-94 08:49:37 GMT", 0, 0},
+    {"sunday, 06-Nov-94 08:49:37 GMT", 0, 0},
+    {"Sunday, 06-Nov-94 08:49:37", 0, 0},
+    {"Sun Nov 6 08:49:37 1994", 0, 0},
+    {"Sun Nov  6 08:49:37 94", 0, 0},
+    {"Sun Nov  6 08:49:37 1994 GMT", 0, 0},
+    {"Sun  Nov  6 08:49:37 1994", 0, 0},
+    {"Sunday Nov  6 08:49:37 1994", 0, 0},
+    {"Sun nov  6 08:49:37 1994", 0, 0},
+    {"Sun Nov  6 08:49:37 1994\n", 0, 0},
+};
+
+T_CASE(static_date_table, 0)
+{
+    for (size_t i = 0; i < sizeof(date_cases) / sizeof(date_cases[0]); i++) {
+        const struct date_case *c = &date_cases[i];
+        int64_t t = 12345;
+        int r = ringo__http_date_parse(c->v, strlen(c->v), NOW_2026, &t);
+        if (c->ok && (r != 0 || t != c->t))
+            T_FAIL("parse(\"%s\") = %d, t %lld; wanted t %lld", c->v, r, (long long)t,
+                   (long long)c->t);
+        if (!c->ok && r != -EINVAL)
+            T_FAIL("parse(\"%s\") = %d, t %lld; wanted -EINVAL", c->v, r, (long long)t);
+    }
+    /* a NUL inside is not the end */
+    int64_t t;
+    T_EQ(ringo__http_date_parse("Sun, 06 Nov 1994 08:49:37 GMT\0", 30, NOW_2026, &t), -EINVAL);
+    T_EQ(ringo__http_date_parse("Sun, 06 Nov 1994 08:49:37 G\0T", 29, NOW_2026, &t), -EINVAL);
+
+    /* a date later than now is refused as a validator, now itself is not */
+    const char *at_now = "Thu, 28 May 2026 20:26:40 GMT";
+    T_EQ(ringo__static_date_before(at_now, 29, NOW_2026, &t), 0);
+    T_EQ(t, NOW_2026);
+    T_EQ(ringo__static_date_before(at_now, 29, NOW_2026 - 1, &t), -ERANGE);
+    T_EQ(ringo__static_date_before("Fri, 01 Jan 2094 00:00:00 GMT", 29, NOW_2026, &t), -ERANGE);
+    T_EQ(ringo__static_date_before("Sat, 31 Feb 2026 00:00:00 GMT", 29, NOW_2026, &t), -EINVAL);
+}
+
+T_CASE(static_date_format, 0)
 {
     char d[30];
-    ringo__static_fmt_date(784111777, d);
+    ringo__http_date_fmt(784111777, d);
     T_ASSERT(strcmp(d, "Sun, 06 Nov 1994 08:49:37 GMT") == 0);
-    ringo__static_fmt_date(0, d);
+    ringo__http_date_fmt(0, d);
     T_ASSERT(strcmp(d, "Thu, 01 Jan 1970 00:00:00 GMT") == 0);
-    int64_t t = 0;
-    const char *ok[] = {"Sun, 06 Nov 1994 08:49:37 GMT", "Sunday, 06-Nov-94 08:49:37 GMT",
-                        "Sun Nov  6 08:49:37 1994"};
-    for (int i = 0; i < 3; i++) {
-        t = 0;
-        T_OK(ringo__static_parse_date(ok[i], strlen(ok[i]), &t));
-        T_EQ(t, 784111777);
+    ringo__http_date_fmt(-1, d);
+    T_ASSERT(strcmp(d, "Wed, 31 Dec 1969 23:59:59 GMT") == 0);
+    ringo__http_date_fmt(951782400 + 43200, d);
+    T_ASSERT(strcmp(d, "Tue, 29 Feb 2000 12:00:00 GMT") == 0);
+    ringo__http_date_fmt(INT64_MAX, d);
+    T_ASSERT(strcmp(d, "Fri, 31 Dec 9999 23:59:59 GMT") == 0);
+    ringo__http_date_fmt(INT64_MIN, d);
+    T_ASSERT(strcmp(d, "Sat, 01 Jan 0000 00:00:00 GMT") == 0);
+    /* against libc's calendar, and back through the parser */
+    uint64_t seed = 0x9e3779b97f4a7c15ULL;
+    for (int i = 0; i < 20000; i++) {
+        int64_t t = (int64_t)(t_rand(&seed) % 253402300800ULL); /* 1970..9999 */
+        if (i < 4)
+            t = (int64_t[]){68169600, 951868799, 4107542400, 253402300799}[i];
+        struct tm tm;
+        time_t tt = (time_t)t;
+        T_ASSERT(gmtime_r(&tt, &tm));
+        char want[64];
+        strftime(want, sizeof(want), "%a, %d %b %Y %H:%M:%S GMT", &tm);
+        ringo__http_date_fmt(t, d);
+        if (strcmp(d, want) != 0)
+            T_FAIL("fmt(%lld) = \"%s\", libc says \"%s\"", (long long)t, d, want);
+        int64_t back = -1;
+        T_OK(ringo__http_date_parse(d, strlen(d), NOW_2026, &back));
+        T_EQ(back, t);
     }
-    const char *bad[] = {"",
-                         "yesterday",
-                         "Sun, 06 Nov 1994 08:49:37",
-                         "Sun, 06 Foo 1994 08:49:37 GMT",
-                         "Sun, 06 Nov 1994 25:49:37 GMT",
-                         "Sun, 06 Nov 1994 08:49:37 GMT junk"};
-    for (int i = 0; i < 6; i++)
-        T_EQ(ringo__static_parse_date(bad[i], strlen(bad[i]), &t), -EINVAL);
+}
 
+T_CASE(static_etags_mime, 0)
+{
     const char *tag = "\"1-2-3\"";
     size_t tl = strlen(tag);
 #define INM(s) ringo__static_inm_match(s, strlen(s), tag, tl)
@@ -209,6 +344,16 @@ T_CASE(static_dates_etags_mime, 0)
     T_EQ(INM("1-2-3"), 0);
     T_EQ(INM(""), 0);
 #undef INM
+    /* If-Match compares strongly: a weak tag never matches */
+#define IM(s) ringo__static_im_match(s, strlen(s), tag, tl)
+    T_EQ(IM("\"1-2-3\""), 1);
+    T_EQ(IM("\"x\", \"1-2-3\""), 1);
+    T_EQ(IM("*"), 1);
+    T_EQ(IM("W/\"1-2-3\""), 0);
+    T_EQ(IM("\"x\", W/\"1-2-3\""), 0);
+    T_EQ(IM("\"1-2-4\""), 0);
+    T_EQ(IM(""), 0);
+#undef IM
 
 #define MIME(s) ringo__mime_type(s, strlen(s))
     T_ASSERT(strcmp(MIME("index.html"), "text/html; charset=utf-8") == 0);
@@ -579,6 +724,162 @@ T_CASE(static_traversal, T_IO)
 {
     make_tree();
     t_run(1, t_traversal, NULL);
+    T_ASSERT(nftw(tmpdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS) == 0);
+}
+
+/* ---- error bodies and strict dates, end to end ---- */
+
+/* status, Content-Type and body of an error answer: the router's form */
+static void expect_error(int port, const char *req, int status, const char *body)
+{
+    struct tc_resp r = get(port, req);
+    if (r.status != status)
+        T_FAIL("%.70s: status %d, wanted %d", req, r.status, status);
+    hdr_is(&r, "Content-Type", "text/plain; charset=utf-8");
+    int head = !strncmp(req, "HEAD ", 5);
+    char cl[32];
+    snprintf(cl, sizeof(cl), "%zu", strlen(body));
+    hdr_is(&r, "Content-Length", cl);
+    if (head)
+        T_EQ(r.body_len, 0);
+    else if (r.body_len != strlen(body) || memcmp(r.body, body, r.body_len) != 0)
+        T_FAIL("%.70s: body \"%.*s\", wanted \"%s\"", req, (int)r.body_len, r.body, body);
+    tc_resp_free(&r);
+}
+
+static void t_errors(void *arg)
+{
+    (void)arg;
+    struct fx f;
+    fx_start(&f, "/static/");
+    expect_error(f.port, REQ("/static/%zz", ""), 400, "400 Bad Request\n");
+    expect_error(f.port, REQ("/static/a%00b", ""), 400, "400 Bad Request\n");
+    expect_error(f.port, REQ("/static/../secret.txt", ""), 403, "403 Forbidden\n");
+    expect_error(f.port, REQ("/static/link_out", ""), 403, "403 Forbidden\n");
+    expect_error(f.port, REQ("/static/empty/", ""), 403, "403 Forbidden\n");
+    expect_error(f.port, REQ("/static/fifo", ""), 403, "403 Forbidden\n");
+    expect_error(f.port, REQ("/static/nope", ""), 404, "404 Not Found\n");
+    expect_error(f.port, REQ("/static/a%2fb", ""), 404, "404 Not Found\n");
+    expect_error(f.port, REQ("/static/hello.txt/", ""), 404, "404 Not Found\n");
+    expect_error(f.port, "HEAD /static/nope HTTP/1.1\r\nHost: x\r\n\r\n", 404, "404 Not Found\n");
+    expect_error(f.port, "DELETE /static/hello.txt HTTP/1.1\r\nHost: x\r\n\r\n", 405,
+                 "405 Method Not Allowed\n");
+    struct tc_resp r = get(f.port, "PUT /static/hello.txt HTTP/1.1\r\nHost: x\r\n"
+                                   "Content-Length: 0\r\n\r\n");
+    T_EQ(r.status, 405);
+    hdr_is(&r, "Allow", "GET, HEAD");
+    tc_resp_free(&r);
+    /* a decoded path over RINGO_STATIC_PATH_MAX, within the server's
+     * request-target limit (8192) */
+    size_t n = RINGO_STATIC_PATH_MAX + 100;
+    char *req = malloc(n + 64);
+    T_ASSERT(req);
+    size_t o = (size_t)sprintf(req, "GET /static/");
+    for (size_t i = 0; i < n; i++)
+        req[o++] = i % 8 == 7 ? '/' : 'a';
+    o += (size_t)sprintf(req + o, " HTTP/1.1\r\nHost: x\r\n\r\n");
+    expect_error(f.port, req, 414, "414 URI Too Long\n");
+    free(req);
+    /* and it still serves */
+    expect(f.port, REQ("/static/hello.txt", ""), 200);
+    fx_stop(&f);
+}
+
+T_CASE(static_error_bodies, T_IO)
+{
+    make_tree();
+    t_run(1, t_errors, NULL);
+    T_ASSERT(nftw(tmpdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS) == 0);
+}
+
+static void set_mtime(const char *name, int64_t t)
+{
+    char p[PATH_MAX];
+    snprintf(p, sizeof(p), "%s/%s", tmpdir, name);
+    struct timespec ts[2] = {{0, UTIME_OMIT}, {(time_t)t, 0}};
+    T_ASSERT(utimensat(AT_FDCWD, p, ts, 0) == 0);
+}
+
+#define IMS(d)   REQ("/hello.txt", "If-Modified-Since: " d "\r\n")
+#define IUS(d)   REQ("/hello.txt", "If-Unmodified-Since: " d "\r\n")
+#define RANGE(d) REQ("/hello.txt", "Range: bytes=0-4\r\nIf-Range: " d "\r\n")
+
+static void t_dates(void *arg)
+{
+    (void)arg;
+    /* hello.txt last changed on Sun, 06 Nov 1994 08:49:37 GMT; future.txt
+     * carries a date in 2095 (a clock set wrong, an archive unpacked) */
+    set_mtime("www/hello.txt", 784111777);
+    put("www/future.txt", "from the future\n", 16);
+    set_mtime("www/future.txt", 3958934400); /* Wed, 15 Jun 2095 */
+    struct fx f;
+    fx_start(&f, "/");
+    struct tc_resp r = get(f.port, REQ("/hello.txt", ""));
+    hdr_is(&r, "Last-Modified", "Sun, 06 Nov 1994 08:49:37 GMT");
+    char etag[128], req[512];
+    T_ASSERT(tc_header(&r, "ETag", etag, sizeof(etag)));
+    tc_resp_free(&r);
+
+    /* If-Modified-Since: the three forms, OWS around the value */
+    expect(f.port, IMS("Sun, 06 Nov 1994 08:49:37 GMT"), 304);
+    expect(f.port, IMS("Sunday, 06-Nov-94 08:49:37 GMT"), 304);
+    expect(f.port, IMS("Sun Nov  6 08:49:37 1994"), 304);
+    expect(f.port, IMS("  Sun, 06 Nov 1994 08:49:37 GMT \t"), 304);
+    expect(f.port, IMS("Sun, 06 Nov 1994 08:49:36 GMT"), 200);
+    expect(f.port, IMS("Wed, 01 Jan 2025 00:00:00 GMT"), 304);
+    /* impossible or malformed dates are ignored: the full answer */
+    expect(f.port, IMS("Fri, 31 Feb 2025 00:00:00 GMT"), 200);
+    expect(f.port, IMS("Mon, 06 Nov 1994 08:49:37 GMT"), 200);
+    expect(f.port, IMS("Sun,  06 Nov 1994 08:49:37 GMT"), 200);
+    expect(f.port, IMS("Sun, 06 Nov 1994 08:49:37 gmt"), 200);
+    expect(f.port, IMS("Sun, 06 Nov 1994 25:49:37 GMT"), 200);
+    expect(f.port, IMS("Sun Nov 6 08:49:37 1994"), 200);
+    /* a date in the future is ignored (it would hide every later change) */
+    expect(f.port, IMS("Fri, 01 Jan 2094 00:00:00 GMT"), 200);
+    expect(f.port, REQ("/future.txt", "If-Modified-Since: Sun, 01 Jan 2096 00:00:00 GMT\r\n"), 200);
+
+    /* If-Unmodified-Since: 412 when the file changed after the date */
+    expect(f.port, IUS("Sun, 06 Nov 1994 08:49:37 GMT"), 200);
+    expect(f.port, IUS("Sunday, 06-Nov-94 08:49:37 GMT"), 200);
+    expect_error(f.port, IUS("Sun, 06 Nov 1994 08:49:36 GMT"), 412, "412 Precondition Failed\n");
+    expect_error(f.port, IUS("Sat Nov  5 08:49:37 1994"), 412, "412 Precondition Failed\n");
+    expect(f.port, IUS("Sat, 31 Feb 1990 00:00:00 GMT"), 200); /* not a date: ignored */
+    expect(f.port, IUS("garbage"), 200);
+    /* a future date is ignored; taken, 2094 would be before the 2095 file */
+    expect(f.port, REQ("/future.txt", "If-Unmodified-Since: Fri, 01 Jan 2094 00:00:00 GMT\r\n"),
+           200);
+    /* If-Match (strong) comes first and makes If-Unmodified-Since ignored */
+    snprintf(req, sizeof(req), REQ("/hello.txt", "If-Match: %s\r\n"), etag);
+    expect(f.port, req, 200);
+    snprintf(req, sizeof(req),
+             REQ("/hello.txt", "If-Match: %s\r\nIf-Unmodified-Since: Thu, 01 Jan 1970 00:00:00 "
+                               "GMT\r\n"),
+             etag);
+    expect(f.port, req, 200);
+    expect(f.port, REQ("/hello.txt", "If-Match: *\r\n"), 200);
+    expect_error(f.port, REQ("/hello.txt", "If-Match: \"other\"\r\n"), 412,
+                 "412 Precondition Failed\n");
+    snprintf(req, sizeof(req), REQ("/hello.txt", "If-Match: W/%s\r\n"), etag);
+    expect(f.port, req, 412);
+
+    /* If-Range: the exact date in any form; anything else the whole file */
+    expect(f.port, RANGE("Sun, 06 Nov 1994 08:49:37 GMT"), 206);
+    expect(f.port, RANGE("Sunday, 06-Nov-94 08:49:37 GMT"), 206);
+    expect(f.port, RANGE("Sun Nov  6 08:49:37 1994"), 206);
+    expect(f.port, RANGE("Sun, 06 Nov 1994 08:49:38 GMT"), 200);
+    expect(f.port, RANGE("Sun, 06 Nov 1994  08:49:37 GMT"), 200);
+    expect(f.port, RANGE("Mon, 06 Nov 1994 08:49:37 GMT"), 200);
+    /* the 2095 file's own Last-Modified is a future date: not a validator */
+    expect(f.port,
+           REQ("/future.txt", "Range: bytes=0-4\r\nIf-Range: Wed, 15 Jun 2095 00:00:00 GMT\r\n"),
+           200);
+    fx_stop(&f);
+}
+
+T_CASE(static_conditional_dates, T_IO)
+{
+    make_tree();
+    t_run(1, t_dates, NULL);
     T_ASSERT(nftw(tmpdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS) == 0);
 }
 

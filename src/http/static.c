@@ -5,18 +5,21 @@
  * whatever the lexical step missed (symlinks out of the root, magic
  * links) the kernel refuses (-EXDEV). The body goes out with
  * ringo_http_body_file (sendfile). Validators: a strong ETag from size,
- * mtime (ns) and inode; Last-Modified. Conditional requests and single
- * byte ranges follow RFC 9110 13 and 14; multiple ranges get the whole
- * file (200), which RFC 9110 14.2 allows.
+ * mtime (ns) and inode; Last-Modified. Conditional requests (If-Match,
+ * If-Unmodified-Since, If-None-Match, If-Modified-Since, If-Range, in RFC
+ * 9110 13.2.2's order; dates parsed strictly, a date in the future
+ * ignored) and single byte ranges follow RFC 9110 13 and 14; multiple
+ * ranges get the whole file (200), which RFC 9110 14.2 allows.
  *
+ * Errors carry the router's small text body ("404 Not Found\n").
  * Answers: 400 bad escape or %00; 403 a ".." above the root (never
  * opened), a symlink out of it (-EXDEV), a magic link, no permission, a
  * non-regular file (FIFO, device), a directory without index.html (no
  * listings); 404 missing, "%2f" in a segment, "/file/"; 301 to the slash
  * form for a directory named without one (Location rebuilt from the
  * normalised path, so "//host" cannot become an open redirect); 405 with
- * "Allow: GET, HEAD"; 414 a decoded path over 4095 bytes. Dotfiles are
- * served like any other file. */
+ * "Allow: GET, HEAD"; 412 a false If-Match or If-Unmodified-Since; 414 a
+ * decoded path over 4095 bytes. Dotfiles are served like any other file. */
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -31,6 +34,7 @@
 #include <ringo.h>
 
 #include "http/fcache.h"
+#include "http/httpdate.h"
 #include "http/static.h"
 
 struct ringo_http_static {
@@ -182,69 +186,11 @@ int ringo__static_range(const char *v, size_t len, uint64_t size, uint64_t *firs
     return 1;
 }
 
-static const char wdays[7][4] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
-static const char months[12][4] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
-                                   "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
-
-void ringo__static_fmt_date(int64_t t, char out[30])
-{
-    struct tm tm;
-    time_t tt = (time_t)t;
-    gmtime_r(&tt, &tm);
-    snprintf(out, 30, "%s, %02d %s %04d %02d:%02d:%02d GMT", wdays[tm.tm_wday % 7], tm.tm_mday,
-             months[tm.tm_mon % 12], (tm.tm_year + 1900) % 10000, tm.tm_hour, tm.tm_min, tm.tm_sec);
-}
-
-static int month_of(const char *m)
-{
-    for (int i = 0; i < 12; i++)
-        if (memcmp(m, months[i], 3) == 0)
-            return i;
-    return -1;
-}
-
-int ringo__static_parse_date(const char *v, size_t len, int64_t *out)
-{
-    char s[64], mon[4], wd[16];
-    if (len >= sizeof(s))
-        return -EINVAL;
-    memcpy(s, v, len);
-    s[len] = 0;
-    struct tm tm;
-    memset(&tm, 0, sizeof(tm));
-    int n = 0, year;
-    /* IMF-fixdate: Sun, 06 Nov 1994 08:49:37 GMT */
-    if (len == 29 &&
-        sscanf(s, "%3s, %2d %3s %4d %2d:%2d:%2d GMT%n", wd, &tm.tm_mday, mon, &year, &tm.tm_hour,
-               &tm.tm_min, &tm.tm_sec, &n) == 7 &&
-        n == 29) {
-        tm.tm_year = year - 1900;
-    } else if (sscanf(s, "%15[A-Za-z], %2d-%3s-%2d %2d:%2d:%2d GMT%n", wd, &tm.tm_mday, mon, &year,
-                      &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &n) == 7 &&
-               (size_t)n == len) {
-        /* RFC 850: a two-digit year more than 50 years ahead is past */
-        tm.tm_year = year < 70 ? year + 100 : year;
-    } else if (sscanf(s, "%3s %3s %2d %2d:%2d:%2d %4d%n", wd, mon, &tm.tm_mday, &tm.tm_hour,
-                      &tm.tm_min, &tm.tm_sec, &year, &n) == 7 &&
-               (size_t)n == len) {
-        tm.tm_year = year - 1900; /* asctime */
-    } else {
-        return -EINVAL;
-    }
-    if ((tm.tm_mon = month_of(mon)) < 0 || tm.tm_mday < 1 || tm.tm_mday > 31 || tm.tm_hour > 23 ||
-        tm.tm_min > 59 || tm.tm_sec > 60 || tm.tm_hour < 0 || tm.tm_min < 0 || tm.tm_sec < 0)
-        return -EINVAL;
-    time_t t = timegm(&tm);
-    if (t == (time_t)-1)
-        return -EINVAL;
-    *out = (int64_t)t;
-    return 0;
-}
-
-int ringo__static_inm_match(const char *v, size_t len, const char *etag, size_t etag_len)
+/* An entity-tag list against etag (ours: strong, quoted). Strong
+ * comparison: a W/ tag never matches; weak: the W/ is ignored. */
+static int etag_list_match(const char *v, size_t len, const char *etag, size_t etag_len, int strong)
 {
     const char *p = v, *e = v + len;
-    /* compare the opaque-tags: etag without a W/ (ours never has one) */
     while (p < e) {
         while (p < e && (*p == ' ' || *p == '\t' || *p == ','))
             p++;
@@ -252,19 +198,39 @@ int ringo__static_inm_match(const char *v, size_t len, const char *etag, size_t 
             break;
         if (*p == '*')
             return 1;
-        if (e - p >= 2 && p[0] == 'W' && p[1] == '/')
+        int weak = e - p >= 2 && p[0] == 'W' && p[1] == '/';
+        if (weak)
             p += 2;
         if (p >= e || *p != '"')
-            return 0; /* malformed: no match (the full response is safe) */
+            return 0; /* malformed: no match */
         const char *q = memchr(p + 1, '"', (size_t)(e - p - 1));
         if (!q)
             return 0;
         size_t tl = (size_t)(q - p + 1);
-        if (tl == etag_len && memcmp(p, etag, tl) == 0)
+        if (!(strong && weak) && tl == etag_len && memcmp(p, etag, tl) == 0)
             return 1;
         p = q + 1;
     }
     return 0;
+}
+
+int ringo__static_inm_match(const char *v, size_t len, const char *etag, size_t etag_len)
+{
+    return etag_list_match(v, len, etag, etag_len, 0);
+}
+
+int ringo__static_im_match(const char *v, size_t len, const char *etag, size_t etag_len)
+{
+    return etag_list_match(v, len, etag, etag_len, 1);
+}
+
+int ringo__static_date_before(const char *v, size_t len, int64_t now, int64_t *out)
+{
+    if (ringo__http_date_parse(v, len, now, out) < 0)
+        return -EINVAL;
+    /* RFC 9110 13.1.3/13.1.4: a date later than the server's clock is not
+     * a valid validator (it would hide every later change) */
+    return *out > now ? -ERANGE : 0;
 }
 
 /* ---- the handler ---- */
@@ -320,9 +286,41 @@ void ringo_http_static_free(ringo_http_static *st)
     free(st);
 }
 
+/* An error answer with the same small text body as the router's own 404
+ * and 405 ("404 Not Found\n"), so a client sees one kind of error page. */
 static int simple(ringo_http_resp *resp, int code)
 {
-    return ringo_http_status(resp, code);
+    const char *body;
+    switch (code) {
+    case 400:
+        body = "400 Bad Request\n";
+        break;
+    case 403:
+        body = "403 Forbidden\n";
+        break;
+    case 404:
+        body = "404 Not Found\n";
+        break;
+    case 405:
+        body = "405 Method Not Allowed\n";
+        break;
+    case 412:
+        body = "412 Precondition Failed\n";
+        break;
+    case 414:
+        body = "414 URI Too Long\n";
+        break;
+    default:
+        code = 500;
+        body = "500 Internal Server Error\n";
+        break;
+    }
+    int r = ringo_http_status(resp, code);
+    if (r >= 0)
+        r = ringo_http_header_add(resp, "Content-Type", "text/plain; charset=utf-8");
+    if (r >= 0)
+        r = ringo_http_body_static(resp, body, strlen(body));
+    return r < 0 ? r : 0;
 }
 
 static int is_method(ringo_str m, const char *name)
@@ -453,7 +451,7 @@ static void fill_validators(struct fc_entry *e, const char *rel, size_t rl)
                       (uint64_t)e->stx.stx_mtime.tv_sec * 1000000000u + e->stx.stx_mtime.tv_nsec,
                       (uint64_t)e->stx.stx_ino);
     e->etag_len = (size_t)el;
-    ringo__static_fmt_date(e->stx.stx_mtime.tv_sec, e->lastmod);
+    ringo__http_date_fmt(e->stx.stx_mtime.tv_sec, e->lastmod);
     e->type = ringo__mime_type(rel, rl);
 }
 
@@ -487,8 +485,8 @@ int ringo_http_static_handler(ringo_http_req *req, ringo_http_resp *resp, void *
     ringo_str m = ringo_http_method(req);
     int head = is_method(m, "HEAD");
     if (!head && !is_method(m, "GET")) {
-        int r = simple(resp, 405);
-        return r < 0 ? r : ringo_http_header_add(resp, "Allow", "GET, HEAD");
+        int r = ringo_http_header_add(resp, "Allow", "GET, HEAD");
+        return r < 0 ? r : simple(resp, 405);
     }
     ringo_str path = ringo_http_path(req);
     size_t pl = st->prefix_len;
@@ -566,6 +564,15 @@ int ringo_http_static_handler(ringo_http_req *req, ringo_http_resp *resp, void *
     return r;
 }
 
+/* The wall clock in seconds (dates in requests are on it; ringo_now is
+ * monotonic). */
+static int64_t realtime_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec;
+}
+
 static int serve(ringo_http_req *req, ringo_http_resp *resp, const struct fc_entry *e, int head)
 {
     uint64_t size = e->stx.stx_size;
@@ -573,15 +580,24 @@ static int serve(ringo_http_req *req, ringo_http_resp *resp, const struct fc_ent
     const char *etag = e->etag;
     size_t el = e->etag_len;
 
-    /* RFC 9110 13.2.2: If-None-Match, else If-Modified-Since */
+    /* RFC 9110 13.2.2, in its order: If-Match, else If-Unmodified-Since
+     * (412 when false); then If-None-Match, else If-Modified-Since (304
+     * when false); If-Range below. A date that does not parse or lies in
+     * the future is ignored, as is a header that does not apply. */
     ringo_str v;
-    int not_modified = 0;
-    if (ringo_http_header(req, "If-None-Match", &v)) {
-        not_modified = ringo__static_inm_match(v.ptr, v.len, etag, el);
-    } else if (ringo_http_header(req, "If-Modified-Since", &v)) {
-        int64_t ims;
-        not_modified = ringo__static_parse_date(v.ptr, v.len, &ims) == 0 && mtime <= ims;
+    int64_t now = realtime_now(), d;
+    if (ringo_http_header(req, "If-Match", &v)) {
+        if (!ringo__static_im_match(v.ptr, v.len, etag, el))
+            return simple(resp, 412);
+    } else if (ringo_http_header(req, "If-Unmodified-Since", &v)) {
+        if (ringo__static_date_before(v.ptr, v.len, now, &d) == 0 && mtime > d)
+            return simple(resp, 412);
     }
+    int not_modified = 0;
+    if (ringo_http_header(req, "If-None-Match", &v))
+        not_modified = ringo__static_inm_match(v.ptr, v.len, etag, el);
+    else if (ringo_http_header(req, "If-Modified-Since", &v))
+        not_modified = ringo__static_date_before(v.ptr, v.len, now, &d) == 0 && mtime <= d;
     int r;
     if (not_modified) {
         if ((r = ringo_http_status(resp, 304)) < 0 ||
@@ -600,10 +616,10 @@ static int serve(ringo_http_req *req, ringo_http_resp *resp, const struct fc_ent
             /* the range only if the client's copy is this one: a strong
              * ETag match, or the exact Last-Modified date (which may
              * start with a 'W' too: "Wed, ...", so a weak ETag is "W/") */
-            int64_t d;
             int is_etag = ir.len && (ir.ptr[0] == '"' || (ir.len > 1 && !memcmp(ir.ptr, "W/", 2)));
-            int same = is_etag ? ir.len == el && memcmp(ir.ptr, etag, el) == 0
-                               : ringo__static_parse_date(ir.ptr, ir.len, &d) == 0 && d == mtime;
+            int same = is_etag
+                           ? ir.len == el && memcmp(ir.ptr, etag, el) == 0
+                           : ringo__static_date_before(ir.ptr, ir.len, now, &d) == 0 && d == mtime;
             if (!same) {
                 range = 0;
                 first = 0;

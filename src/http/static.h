@@ -1,6 +1,6 @@
 /* src/http/static.h - the pure parts of the static file handler (no I/O),
  * exposed for unit tests: URL path normalisation, Range and date
- * parsing, validators, MIME types by extension. */
+ * parsing, validators, MIME types by extension (HTTP dates: httpdate.h). */
 #ifndef RINGO_HTTP_STATIC_H
 #define RINGO_HTTP_STATIC_H
 
@@ -39,18 +39,21 @@ int ringo__static_norm(const char *in, size_t len, char *out, size_t cap, int *d
  * is the whole file); whitespace around the range is allowed. */
 int ringo__static_range(const char *v, size_t len, uint64_t size, uint64_t *first, uint64_t *last);
 
-/* An HTTP-date (IMF-fixdate, RFC 850 or asctime, RFC 9110 5.6.7) to
- * seconds since the epoch. Returns 0 and *out, or -EINVAL. */
-int ringo__static_parse_date(const char *v, size_t len, int64_t *out);
-
-/* t as an IMF-fixdate ("Sun, 06 Nov 1994 08:49:37 GMT"): writes 29 bytes
- * and a NUL into out[30]. */
-void ringo__static_fmt_date(int64_t t, char out[30]);
+/* An HTTP-date validator (If-Modified-Since, If-Unmodified-Since, If-Range)
+ * against now (seconds since the epoch, wall clock): parsed strictly by
+ * ringo__http_date_parse (httpdate.h) into *out. Returns 0, -EINVAL (not
+ * an HTTP-date) or -ERANGE (later than now: RFC 9110 13.1.3 and 13.1.4
+ * make such a date invalid); the caller ignores the header on either
+ * error. */
+int ringo__static_date_before(const char *v, size_t len, int64_t now, int64_t *out);
 
 /* Does an If-None-Match value match etag (a quoted strong tag)? "*"
  * matches anything; list members compare weakly (a W/ prefix on either
  * side is ignored, RFC 9110 13.1.2). Returns 1 or 0. */
 int ringo__static_inm_match(const char *v, size_t len, const char *etag, size_t etag_len);
+/* Does an If-Match value match etag? "*" matches; list members compare
+ * strongly (RFC 9110 13.1.1: a W/ tag never matches). Returns 1 or 0. */
+int ringo__static_im_match(const char *v, size_t len, const char *etag, size_t etag_len);
 
 /* The Content-Type for path's extension (case-insensitive): a static
  * string, "application/octet-stream" when unknown; text types carry
