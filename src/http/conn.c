@@ -643,12 +643,15 @@ static void linger(struct rh_conn *c)
     if (ringo_shutdown(c->fd, SHUT_WR) < 0)
         return;
     int64_t end = ringo_deadline_in(LINGER_NS);
-    int64_t quiet =
-        atomic_load_explicit(&s->draining, memory_order_relaxed) ? LINGER_DRAIN_NS : LINGER_READ_NS;
     for (;;) {
+        /* read each time: a shutdown may start while we linger; and a
+         * lingering connection counts as idle, so its sweep cancels it */
+        int64_t quiet = atomic_load_explicit(&s->draining, memory_order_relaxed) ? LINGER_DRAIN_NS
+                                                                                 : LINGER_READ_NS;
         ringo_buf b;
-        int64_t dl = min_deadline(end, ringo_deadline_in(quiet));
-        ssize_t n = ringo_recv_borrow(c->fd, &b, dl);
+        c->idle = true;
+        ssize_t n = ringo_recv_borrow(c->fd, &b, min_deadline(end, ringo_deadline_in(quiet)));
+        c->idle = false;
         if (n <= 0)
             return;
         rh_stat_add(c->w, RH_STAT(bytes_in), (uint64_t)n);
