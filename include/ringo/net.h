@@ -57,13 +57,38 @@ int ringo_addr_format(const ringo_addr *addr, char *buf, size_t len);
 int ringo_addr_port(const ringo_addr *addr);
 
 /* Listening TCP socket options for ringo_tcp_listen. */
-#define RINGO_LISTEN_REUSEPORT 0x1 /* SO_REUSEPORT: one listener per worker */
-#define RINGO_LISTEN_V6ONLY    0x2 /* IPv6 only (default: dual-stack) */
+#define RINGO_LISTEN_REUSEPORT                                                                     \
+    0x1                         /* SO_REUSEPORT: one listener per worker, the                      \
+                                   kernel spreads connections over the group;                      \
+                                   only with this process's own listeners */
+#define RINGO_LISTEN_V6ONLY 0x2 /* IPv6 only (default: dual-stack) */
+#define RINGO_LISTEN_SHARED                                                                        \
+    0x4 /* SO_REUSEPORT with anyone the kernel allows:                                             \
+           other processes of the same user too (e.g.                                              \
+           to hand a port over to a new binary);                                                   \
+           implies RINGO_LISTEN_REUSEPORT */
 
-/* Create a TCP listener bound to addr (SO_REUSEADDR always; flags above)
- * with the given backlog (<= 0: SOMAXCONN). Returns the fd or -errno
- * (-EADDRINUSE, -EACCES, ...). Never blocks. */
+/* Create a TCP listener bound to addr (SO_REUSEADDR always, so TIME_WAIT
+ * connections of an earlier server do not block the port; flags above)
+ * with the given backlog (<= 0: SOMAXCONN). Returns the fd or -errno:
+ * -EADDRINUSE when something listens on the address already, -EACCES,
+ * -EADDRNOTAVAIL, -EINVAL (unknown flags), ...
+ * The kernel lets any SO_REUSEPORT socket of the same user join a group,
+ * another process's too. With RINGO_LISTEN_REUSEPORT alone ringo refuses
+ * that: the address must be free, or listened on by a SO_REUSEPORT socket
+ * of this process (found among its descriptors), else -EADDRINUSE. A
+ * process that binds in the moment between that check and the bind can
+ * still join (docs/design.md); ringo_tcp_listen_join needs no check.
+ * Never blocks. */
 int ringo_tcp_listen(const ringo_addr *addr, int backlog, int flags);
+
+/* Another listener in the SO_REUSEPORT group of lfd (a listener made with
+ * RINGO_LISTEN_REUSEPORT or RINGO_LISTEN_SHARED): same address and port
+ * (the one the kernel picked for port 0 included) and V6ONLY setting.
+ * The usual way to give each worker its own listener. Returns the fd or
+ * -errno (-EINVAL if lfd is not a listening SO_REUSEPORT socket,
+ * -ENOTSOCK, -EBADF). Never blocks. */
+int ringo_tcp_listen_join(int lfd, int backlog);
 
 /* Accept one connection. If peer is not NULL it receives the peer address.
  * Returns the new fd (close-on-exec, TCP_NODELAY set) or -errno: -EMFILE /

@@ -44,11 +44,16 @@ typedef struct ringo_config {
     unsigned ring_entries;        /* io_uring SQ entries per worker; default 1024 */
     int pin_workers;              /* 1: pin worker i to the i-th CPU of the mask.
                                      env RINGO_PIN=1 */
-    int handle_signals;           /* 1 (default): SIGINT/SIGTERM call ringo_stop();
-                                     SIGUSR1 calls on_signal. Signals are blocked in
-                                     workers and taken by one signal thread. */
+    int handle_signals;           /* 1 (default): SIGINT/SIGTERM ask for a graceful
+                                     stop (ringo_stop_graceful: a running HTTP
+                                     server drains) when a coroutine waits in
+                                     ringo_stop_wait, else, and on a second one,
+                                     call ringo_stop(); SIGUSR1 calls on_signal.
+                                     Signals are blocked in workers and taken by
+                                     one signal thread. */
     void (*on_signal)(int signo); /* called on the signal thread for SIGUSR1,
-                                     and for SIGINT/SIGTERM after the stop */
+                                     and for SIGINT/SIGTERM after the drain
+                                     request or stop */
     int ignore_sigpipe;           /* 1 (default): SIGPIPE is ignored process-wide so
                                      a write to a closed peer returns -EPIPE */
     int verbose;                  /* 1: log backend choice and features to stderr.
@@ -90,15 +95,56 @@ void ringo_config_init(ringo_config *cfg);
  * fn(arg) as the first coroutine, on worker 0. Returns when fn returns or
  * ringo_stop() is called, after every coroutine has been cancelled and has
  * exited (bounded by a 2 s grace period) and every worker has torn down its
- * backend. Returns 0, or -errno / RINGO_ENOBACKEND if start-up failed
- * (-EINVAL for a bad config, -EBUSY if a runtime is already running in this
- * process). Blocks the calling thread. One runtime per process at a time. */
+ * backend. Blocks the calling thread. One runtime per process at a time.
+ * Returns, in this order of precedence:
+ *   - -errno / RINGO_ENOBACKEND if start-up failed (-EINVAL for a bad
+ *     config, -EBUSY if a runtime is already running in this process);
+ *   - the last value given to ringo_set_exit_status(), if any (so main can
+ *     report its own failure, e.g. the -EADDRINUSE of a listen);
+ *   - 128 + signo (130 for SIGINT, 143 for SIGTERM, as a shell reports a
+ *     killed process) when SIGINT/SIGTERM stopped the runtime hard (see
+ *     handle_signals) - a graceful drain that let fn return is not that;
+ *   - else 0.
+ * So `int r = ringo_main(...); return r < 0 ? 1 : r;` is a fitting exit
+ * code. A coroutine that crashes (a fault, its stack's guard page, abort)
+ * takes the whole process down: ringo_main does not return then. */
 int ringo_main(const ringo_config *cfg, void (*fn)(void *arg), void *arg);
+
+/* Set what ringo_main returns once the runtime has stopped (see there);
+ * the last call wins. Does not stop anything by itself. Returns 0, or
+ * -ESRCH when no runtime runs. Any thread; never blocks. */
+int ringo_set_exit_status(int status);
 
 /* Ask the runtime to stop: every coroutine is cancelled (blocking calls
  * return -ECANCELED, new ones too), and ringo_main returns once they have
  * all exited. Safe from any thread and from signal context. Never blocks. */
 void ringo_stop(void);
+
+/* Ask for a graceful stop, as SIGINT/SIGTERM do under handle_signals:
+ * every coroutine parked in ringo_stop_wait() wakes (ringo_http_serve /
+ * ringo_http_start servers then run ringo_http_shutdown), and every later
+ * ringo_stop_wait returns at once; the program decides when to return
+ * from main. When no coroutine is parked in ringo_stop_wait, nobody would
+ * drain, so this calls ringo_stop(). Returns 1 if a graceful stop was
+ * started (or already had been), 0 if it called ringo_stop() (or the
+ * runtime was stopping already), -ESRCH when no runtime runs. Any thread,
+ * but not a signal handler (it takes a lock: use ringo_stop() there, or
+ * leave the signals to handle_signals). Never blocks. */
+int ringo_stop_graceful(void);
+
+/* Park until a graceful stop is asked for (SIGINT/SIGTERM under
+ * handle_signals, or ringo_stop_graceful()); then finish the work in
+ * flight and return from main. While at least one coroutine is parked
+ * here, the first SIGINT/SIGTERM only wakes the waiters; a second one, or
+ * one that finds no waiter (also between two calls of a loop that waits
+ * with a deadline: keep one coroutine waiting with RINGO_FOREVER to be
+ * sure), calls ringo_stop(). Returns the reason, >= 0: the signal number,
+ * or 0 for ringo_stop_graceful(); once a stop was asked for it returns the
+ * reason at once. -ETIMEDOUT at the deadline (RINGO_NOWAIT polls, also
+ * from a thread that is not a coroutine), -ECANCELED if cancelled (also by
+ * ringo_stop()), RINGO_ENOTINCORO outside a coroutine, -ESRCH when no
+ * runtime runs. */
+int ringo_stop_wait(int64_t deadline);
 
 /* 1 once ringo_stop() has been called (or main's coroutine returned). */
 int ringo_stopping(void);

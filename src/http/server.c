@@ -1,6 +1,7 @@
 /* src/http/server.c - the HTTP server object: configuration, listeners and
  * accept loops (one SO_REUSEPORT listener per worker), connection caps,
- * counters and graceful shutdown. The per-connection work is in conn.c. */
+ * counters, graceful shutdown and its trigger on SIGINT/SIGTERM (a
+ * coroutine in ringo_stop_wait). The per-connection work is in conn.c. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,6 +9,7 @@
 #include <netinet/in.h>
 
 #include "http/http_int.h"
+#include "sync/waitq.h"
 
 void ringo_http_config_init(ringo_http_config *cfg)
 {
@@ -27,6 +29,7 @@ void ringo_http_config_init(ringo_http_config *cfg)
     cfg->max_queued_response = 64 * 1024;
     cfg->shutdown_grace_ns = 10 * 1000000000LL;
     cfg->listen_backlog = 4096;
+    cfg->drain_on_stop = 1;
 }
 
 int ringo_http_server_new(const ringo_http_config *cfg, ringo_http_server **out)
@@ -59,6 +62,9 @@ int ringo_http_server_new(const ringo_http_config *cfg, ringo_http_server **out)
     s->lim.max_body = c.max_body;
     ringo_wg_init(&s->conns_wg);
     ringo_wg_init(&s->accept_wg);
+    ringo_wg_init(&s->shutdown_wg);
+    ringo_wg_init(&s->sweep_wg);
+    ringo_wg_init(&s->watch_wg);
     *out = s;
     return 0;
 }
@@ -282,6 +288,26 @@ void rh_conn_unregister(struct rh_conn *c)
     ringo_wg_done(&s->conns_wg);
 }
 
+static void stop_watch(void *arg);
+static int rh_shutdown(ringo_http_server *s, int64_t deadline, bool from_watcher);
+
+/* Worker i's listener. The first decides who may share the port: nobody
+ * (one worker: no SO_REUSEPORT at all; several: a group that refuses a
+ * port another process listens on), or anyone of the same user with
+ * share_port. The others join the first's group. */
+static int listen_one(ringo_http_server *s, int i, const ringo_addr *a)
+{
+    int backlog = s->cfg.listen_backlog;
+    if (i > 0)
+        return ringo_tcp_listen_join(s->workers[0].lfd, backlog);
+    int flags = 0;
+    if (s->cfg.share_port)
+        flags = RINGO_LISTEN_SHARED;
+    else if (s->nworkers > 1)
+        flags = RINGO_LISTEN_REUSEPORT;
+    return ringo_tcp_listen(a, backlog, flags);
+}
+
 int ringo_http_start(ringo_http_server *s, const ringo_addr *addr, int *port_out)
 {
     if (ringo_worker_id() < 0)
@@ -303,39 +329,48 @@ int ringo_http_start(ringo_http_server *s, const ringo_addr *addr, int *port_out
     memset(s->workers, 0, sizeof(*s->workers) * (size_t)n);
     s->nworkers = n;
     atomic_store(&s->draining, 0);
+    atomic_store(&s->shutting, 0);
+    s->shutdown_rc = 0;
+    ringo_wg_add(&s->shutdown_wg, 1);
     ringo_addr a = *addr;
     int r = 0, i;
     for (i = 0; i < n; i++) {
         struct rh_worker *w = &s->workers[i];
         list_init(&w->conns);
         w->date_sec = -1;
-        w->lfd = ringo_tcp_listen(&a, s->cfg.listen_backlog, RINGO_LISTEN_REUSEPORT);
+        w->lfd = listen_one(s, i, &a);
         if (w->lfd < 0) {
             r = w->lfd;
             break;
-        }
-        if (i == 0) {
-            /* port 0: the others join the port the kernel picked */
-            struct sockaddr_storage ss;
-            socklen_t len = sizeof(ss);
-            if (getsockname(w->lfd, (struct sockaddr *)&ss, &len) == 0) {
-                memcpy(&a.ss, &ss, len);
-                a.len = len;
-            }
         }
     }
     if (r < 0) {
         for (int k = 0; k < i; k++)
             ringo_close(s->workers[k].lfd);
+        ringo_wg_done(&s->shutdown_wg);
         atomic_store(&s->serving, 0);
         return r;
     }
+    /* the port the kernel picked for port 0 */
+    socklen_t len = sizeof(a.ss);
+    if (getsockname(s->workers[0].lfd, (struct sockaddr *)&a.ss, &len) == 0)
+        a.len = len;
     for (i = 0; i < n; i++) {
         ringo_wg_add(&s->accept_wg, 1);
         r = ringo_go_on(i, accept_loop, s, NULL);
         if (r < 0) {
             ringo_wg_done(&s->accept_wg);
             ringo_close(s->workers[i].lfd);
+        }
+    }
+    s->watcher = NULL;
+    s->watcher_worker = ringo_worker_id();
+    if (s->cfg.drain_on_stop) {
+        ringo_wg_add(&s->watch_wg, 1);
+        if (ringo_go(stop_watch, s, NULL) < 0) {
+            ringo_wg_done(&s->watch_wg);
+            fprintf(stderr, "ringo-http: no coroutine to watch for SIGINT/SIGTERM: "
+                            "they will stop the runtime without draining\n");
         }
     }
     if (port_out)
@@ -346,10 +381,23 @@ int ringo_http_start(ringo_http_server *s, const ringo_addr *addr, int *port_out
 int ringo_http_wait(ringo_http_server *s)
 {
     /* the accept loops end at ringo_http_shutdown or when the runtime
-     * stops; the connections follow */
-    ringo_wg_wait(&s->accept_wg, RINGO_FOREVER);
-    ringo_wg_wait(&s->conns_wg, RINGO_FOREVER);
-    return 0;
+     * stops; the connections follow; the watcher may be running the
+     * shutdown */
+    int r = ringo_wg_wait(&s->accept_wg, RINGO_FOREVER);
+    if (r == 0)
+        r = ringo_wg_wait(&s->conns_wg, RINGO_FOREVER);
+    if (r == 0)
+        r = ringo_wg_wait(&s->watch_wg, RINGO_FOREVER);
+    if (r == 0)
+        return 0;
+    /* Cancelled (ringo_stop, or ringo_cancel of the caller): the caller
+     * frees the server next, so no coroutine of it may be left; end them
+     * now instead of serving on unattended. */
+    rh_shutdown(s, RINGO_NOWAIT, false);
+    ringo__wg_wait_uninterruptible(&s->accept_wg);
+    ringo__wg_wait_uninterruptible(&s->conns_wg);
+    ringo__wg_wait_uninterruptible(&s->watch_wg);
+    return -ECANCELED;
 }
 
 int ringo_http_serve(ringo_http_server *s, const ringo_addr *addr)
@@ -357,64 +405,119 @@ int ringo_http_serve(ringo_http_server *s, const ringo_addr *addr)
     int r = ringo_http_start(s, addr, NULL);
     if (r < 0)
         return r;
-    ringo_http_wait(s);
+    r = ringo_http_wait(s);
     atomic_store(&s->serving, 0);
-    return 0;
+    return r;
 }
 
-/* On one worker: cancel its accept loop and its idle connections, tell the
- * busy ones to close after their response; with `all`, cancel everything. */
-struct rh_sweep {
-    ringo_http_server *s;
-    bool all;
-};
-
-static void sweep(void *arg)
+/* On one worker: cancel its accept loop, its stop watcher and its idle
+ * connections, tell the busy ones to close after their response; with
+ * `every`, cancel the busy ones too. */
+static void sweep_worker(ringo_http_server *s, bool every)
 {
-    struct rh_sweep *sw = arg;
-    struct rh_worker *w = &sw->s->workers[ringo_worker_id()];
+    struct rh_worker *w = &s->workers[ringo_worker_id()];
     if (w->acceptor)
         ringo_cancel(w->acceptor);
+    if (s->watcher && ringo_worker_id() == s->watcher_worker)
+        ringo_cancel(s->watcher);
     for (struct list_node *n = w->conns.next; n != &w->conns; n = n->next) {
         struct rh_conn *c = LIST_ENTRY(n, struct rh_conn, link);
         c->closing = true;
-        if (c->idle || sw->all)
+        if (c->idle || every)
             ringo_cancel(c->coro);
     }
 }
 
-static int sweep_all(ringo_http_server *s, bool all)
+static void sweep(void *arg)
 {
-    struct rh_sweep sw = {s, all};
-    ringo_coro *h[256];
-    int n = s->nworkers < 256 ? s->nworkers : 256;
-    for (int i = 0; i < n; i++)
-        if (ringo_go_on(i, sweep, &sw, &h[i]) < 0)
-            h[i] = NULL;
-    for (int i = 0; i < n; i++)
-        if (h[i])
-            ringo_join(h[i], RINGO_FOREVER);
-    return 0;
+    ringo_http_server *s = arg;
+    sweep_worker(s, s->sweep_every);
+    ringo_wg_done(&s->sweep_wg);
 }
 
-int ringo_http_shutdown(ringo_http_server *s, int64_t deadline)
+/* Sweep every worker and wait until all have been swept. The sweeps get
+ * nothing from the caller's frame, and the wait ignores cancellation: a
+ * cancelled caller still must not leave them behind. */
+static void sweep_all(ringo_http_server *s, bool every)
 {
-    if (!atomic_load(&s->serving))
-        return 0;
+    s->sweep_every = every;
+    int self = ringo_worker_id();
+    for (int i = 0; i < s->nworkers; i++) {
+        ringo_wg_add(&s->sweep_wg, 1);
+        if (ringo_go_on(i, sweep, s, NULL) < 0) {
+            /* stopping or out of memory: do our own worker in place; the
+             * others are being cancelled by the stop (or stay swept by the
+             * first round) */
+            ringo_wg_done(&s->sweep_wg);
+            if (i == self)
+                sweep_worker(s, every);
+        }
+    }
+    ringo__wg_wait_uninterruptible(&s->sweep_wg);
+}
+
+/* One shutdown at a time: the first caller (a user's ringo_http_shutdown,
+ * or the watcher on a stop request) does it, later ones wait for its end.
+ * The watcher never waits for itself: a user shutdown that won waits for
+ * the watcher (swept, or losing here), so the server may be freed after
+ * either returns. */
+static int rh_shutdown(ringo_http_server *s, int64_t deadline, bool from_watcher)
+{
+    int expect = 0;
+    if (!atomic_compare_exchange_strong(&s->shutting, &expect, 1)) {
+        if (from_watcher)
+            return 0;
+        ringo__wg_wait_uninterruptible(&s->shutdown_wg);
+        ringo__wg_wait_uninterruptible(&s->watch_wg);
+        return s->shutdown_rc;
+    }
     atomic_store(&s->draining, 1);
     int64_t grace = ringo_deadline_in(s->cfg.shutdown_grace_ns);
     if (deadline < 0 || (grace >= 0 && grace < deadline))
         deadline = grace;
     sweep_all(s, false);
-    ringo_wg_wait(&s->accept_wg, RINGO_FOREVER);
+    ringo__wg_wait_uninterruptible(&s->accept_wg);
     int r = ringo_wg_wait(&s->conns_wg, deadline);
-    if (r == -ETIMEDOUT) {
+    if (r < 0) {
+        /* the deadline passed, or the caller was cancelled: cancel them */
         sweep_all(s, true);
-        ringo_wg_wait(&s->conns_wg, RINGO_FOREVER);
+        ringo__wg_wait_uninterruptible(&s->conns_wg);
+        if (r != -ECANCELED)
+            r = -ETIMEDOUT;
     }
+    if (!from_watcher)
+        ringo__wg_wait_uninterruptible(&s->watch_wg);
+    /* every connection released its per-IP entry; what is left is empty */
     ip_table_free(s);
     if (s->ip_table)
         memset(s->ip_table, 0, s->ip_buckets * sizeof(*s->ip_table));
+    s->shutdown_rc = r;
     atomic_store(&s->serving, 0);
-    return r == -ETIMEDOUT ? -ETIMEDOUT : 0;
+    ringo_wg_done(&s->shutdown_wg);
+    return r;
+}
+
+int ringo_http_shutdown(ringo_http_server *s, int64_t deadline)
+{
+    if (!atomic_load(&s->serving)) {
+        /* a watcher that just finished the shutdown may still be leaving */
+        ringo__wg_wait_uninterruptible(&s->watch_wg);
+        return 0;
+    }
+    return rh_shutdown(s, deadline, false);
+}
+
+/* The server's part in a graceful stop (SIGINT/SIGTERM, ringo_stop_graceful):
+ * parked in ringo_stop_wait, it makes the signal drain instead of stop. */
+static void stop_watch(void *arg)
+{
+    ringo_http_server *s = arg;
+    s->watcher = ringo_self();
+    /* a shutdown that started before we first ran found no watcher to
+     * cancel (its sweep of this worker ran first, or runs after we park) */
+    int why = atomic_load(&s->shutting) ? -ECANCELED : ringo_stop_wait(RINGO_FOREVER);
+    s->watcher = NULL;
+    if (why >= 0)
+        rh_shutdown(s, RINGO_FOREVER, true);
+    ringo_wg_done(&s->watch_wg);
 }

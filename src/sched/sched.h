@@ -16,6 +16,7 @@
 
 #include "base/heap.h"
 #include "base/list.h"
+#include "base/spin.h"
 #include "sched/stack.h"
 
 struct ringo_worker;
@@ -141,7 +142,19 @@ struct ringo_runtime {
     /* the blocking-offload pool, created by the first ringo_offload */
     pthread_mutex_t offload_lock;
     struct ringo__offload *_Atomic offload;
+    /* Graceful stop: coroutines parked in ringo_stop_wait (struct
+     * ringo__waiter, see wait.h) are the ones that drain; a request claims
+     * and wakes them all, from any thread (the signal thread too). */
+    ringo__spin drain_lock;      /* guards drain_q and the first drain_req write */
+    struct list_node drain_q;    /* waiters in ringo_stop_wait */
+    _Atomic int drain_req;       /* 0; once requested 1 + the reason (signo or 0) */
+    _Atomic int stop_signal;     /* the signal that forced a hard stop, or 0 */
+    _Atomic int64_t exit_status; /* ringo_set_exit_status, EXIT_STATUS_UNSET */
 };
+
+/* ringo_runtime.exit_status before any ringo_set_exit_status (an int can
+ * never be it). */
+#define EXIT_STATUS_UNSET INT64_MIN
 
 /* The running runtime (NULL when none). The one process-wide variable:
  * ringo_stop() must reach it from signal handlers and foreign threads. */

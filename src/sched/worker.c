@@ -431,6 +431,50 @@ struct sigthread {
     void (*on_signal)(int);
 };
 
+/* The first graceful-stop request (reason: a signal number, or 0 for
+ * ringo_stop_graceful) wakes every coroutine in ringo_stop_wait, the way
+ * the offload pool's threads wake their callers: claim under the lock,
+ * wake after it (a wake takes the worker's inbox lock and writes its
+ * eventfd). Returns how many were woken, or -1 when a request had been
+ * made before (the caller escalates to ringo_stop). */
+static int request_drain(struct ringo_runtime *rt, int reason)
+{
+    struct list_node woken;
+    list_init(&woken);
+    int n = 0;
+    ringo__spin_lock(&rt->drain_lock);
+    bool first = atomic_load(&rt->drain_req) == 0;
+    if (first) {
+        atomic_store(&rt->drain_req, reason + 1);
+        struct ringo__waiter *wr;
+        while ((wr = ringo__waitq_claim_first(&rt->drain_q))) {
+            list_push_back(&woken, &wr->link);
+            n++;
+        }
+    }
+    ringo__spin_unlock(&rt->drain_lock);
+    /* Each node is unlinked before its wake: once woken, its frame may
+     * be gone. */
+    struct list_node *node;
+    while ((node = list_pop_front(&woken)))
+        ringo__waiter_wake(LIST_ENTRY(node, struct ringo__waiter, link), reason);
+    return first ? n : -1;
+}
+
+/* SIGINT/SIGTERM: drain when some coroutine waits in ringo_stop_wait and
+ * this is the first request; otherwise (nobody would drain, or a second
+ * signal during the drain) stop hard, and ringo_main reports the signal. */
+static void stop_on_signal(int sig)
+{
+    struct ringo_runtime *rt = ringo__rt;
+    if (request_drain(rt, sig) > 0)
+        return;
+    int expect = 0;
+    if (!atomic_load(&rt->stopping))
+        atomic_compare_exchange_strong(&rt->stop_signal, &expect, sig);
+    ringo_stop();
+}
+
 static void *signal_main(void *arg)
 {
     struct sigthread *st = arg;
@@ -440,7 +484,7 @@ static void *signal_main(void *arg)
         if (sig < 0)
             continue;
         if (sig == SIGINT || sig == SIGTERM)
-            ringo_stop();
+            stop_on_signal(sig);
         if (st->on_signal)
             st->on_signal(sig);
     }
@@ -461,6 +505,55 @@ void ringo_stop(void)
         if (atomic_load(&w->started) && !atomic_exchange(&w->wake_pending, 1))
             w->be->wake(w);
     }
+}
+
+int ringo_stop_graceful(void)
+{
+    struct ringo_runtime *rt = ringo__rt;
+    if (!rt)
+        return -ESRCH;
+    if (atomic_load(&rt->stopping))
+        return 0;
+    if (request_drain(rt, 0) != 0)
+        return 1; /* woke the drainers now, or a drain is under way */
+    ringo_stop();
+    return 0;
+}
+
+int ringo_stop_wait(int64_t deadline)
+{
+    struct ringo_runtime *rt = ringo__rt;
+    if (!rt)
+        return -ESRCH;
+    struct ringo_worker *w = ringo__self;
+    struct ringo_coro *c = w ? w->current : NULL;
+    /* a stop cancels every coroutine: this one, if not yet, soon */
+    if (c && (c->cancelled || atomic_load(&rt->stopping)))
+        return -ECANCELED;
+    int req = atomic_load(&rt->drain_req);
+    if (req)
+        return req - 1;
+    if (deadline == RINGO_NOWAIT)
+        return -ETIMEDOUT;
+    if (!c)
+        return RINGO_ENOTINCORO;
+    ringo__spin_lock(&rt->drain_lock);
+    req = atomic_load(&rt->drain_req);
+    if (req) {
+        ringo__spin_unlock(&rt->drain_lock);
+        return req - 1;
+    }
+    /* the requester's wake result is the reason */
+    return ringo__wait_on(&rt->drain_lock, &rt->drain_q, NULL, deadline);
+}
+
+int ringo_set_exit_status(int status)
+{
+    struct ringo_runtime *rt = ringo__rt;
+    if (!rt)
+        return -ESRCH;
+    atomic_store(&rt->exit_status, status);
+    return 0;
 }
 
 int ringo_stopping(void)
@@ -608,6 +701,8 @@ int ringo_main(const ringo_config *cfg_in, void (*fn)(void *), void *arg)
     pthread_mutex_init(&rt->init_lock, NULL);
     pthread_mutex_init(&rt->offload_lock, NULL);
     pthread_cond_init(&rt->init_cond, NULL);
+    list_init(&rt->drain_q);
+    atomic_init(&rt->exit_status, EXIT_STATUS_UNSET);
     for (int i = 0; i < cfg.workers; i++) {
         struct ringo_worker *w = &ws[i];
         w->id = i;
@@ -709,6 +804,16 @@ int ringo_main(const ringo_config *cfg_in, void (*fn)(void *), void *arg)
         pthread_join(ws[i].thread, NULL);
     if (!rc)
         rc = rt->init_err;
+    if (!rc) {
+        /* what the program said, else how a signal ended it (a shell's
+         * 128 + signo) */
+        int64_t status = atomic_load(&rt->exit_status);
+        int sig = atomic_load(&rt->stop_signal);
+        if (status != EXIT_STATUS_UNSET)
+            rc = (int)status;
+        else if (sig)
+            rc = 128 + sig;
+    }
 
     if (cfg.handle_signals && started) {
         atomic_store(&st.done, 1);

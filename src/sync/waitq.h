@@ -130,4 +130,10 @@ static inline void ringo__waitq_park_uninterruptible(struct ringo__waitq *q)
     ringo__wait_uninterruptible(&wt);
 }
 
+/* ringo_wg_wait without a deadline, deaf to cancellation: for a caller
+ * that must not return before the group is done (it frees what the
+ * members use next); only a cancelled coroutine needs it. In a
+ * coroutine. */
+void ringo__wg_wait_uninterruptible(ringo_wg *wg);
+
 #endif

@@ -63,6 +63,20 @@ int ringo_wg_wait(ringo_wg *wg, int64_t deadline)
     return ringo__waitq_park(q, deadline);
 }
 
+void ringo__wg_wait_uninterruptible(ringo_wg *wg)
+{
+    if (__atomic_load_n(&wg->count_, __ATOMIC_ACQUIRE) == 0) {
+        ringo__waitq_settle(&wg->q_);
+        return;
+    }
+    struct ringo__waitq *q = ringo__waitq_lock(&wg->q_);
+    if (__atomic_load_n(&wg->count_, __ATOMIC_ACQUIRE) == 0) {
+        ringo__waitq_unlock(q);
+        return;
+    }
+    ringo__waitq_park_uninterruptible(q);
+}
+
 /* ---- once ---- */
 
 enum { ONCE_NEW = 0, ONCE_RUNNING = 1, ONCE_DONE = 2 };
