@@ -418,7 +418,8 @@ static void sweep_worker(ringo_http_server *s, bool every)
     struct rh_worker *w = &s->workers[ringo_worker_id()];
     if (w->acceptor)
         ringo_cancel(w->acceptor);
-    if (s->watcher && ringo_worker_id() == s->watcher_worker)
+    /* only the watcher's own worker touches s->watcher */
+    if (ringo_worker_id() == s->watcher_worker && s->watcher)
         ringo_cancel(s->watcher);
     for (struct list_node *n = w->conns.next; n != &w->conns; n = n->next) {
         struct rh_conn *c = LIST_ENTRY(n, struct rh_conn, link);
