@@ -81,6 +81,8 @@ static const char *capture_end(void)
     }
     close(cap_pipe[0]);
     log[n] = 0;
+    if (getenv("T_SHOW_LOG")) /* to see what a passing case logged */
+        fprintf(stderr, "%s", log);
     return log;
 }
 
@@ -269,4 +271,137 @@ T_CASE(fallback_auto_prefers_uring, 0)
     check_ran(rc, log, "uring");
     if (log[0])
         T_FAIL("unexpected log without fallback:\n%s", log);
+}
+
+/* ---- locked memory: rings are charged to RLIMIT_MEMLOCK without
+ * CAP_IPC_LOCK (root has it, so drop it first) ---- */
+
+#include <linux/capability.h>
+#include <sys/resource.h>
+
+static void limit_memlock(rlim_t bytes)
+{
+    struct __user_cap_header_struct h = {_LINUX_CAPABILITY_VERSION_3, 0};
+    struct __user_cap_data_struct d[2];
+    T_ASSERT(syscall(SYS_capget, &h, d) == 0);
+    d[CAP_IPC_LOCK / 32].effective &= ~(1u << (CAP_IPC_LOCK % 32));
+    d[CAP_IPC_LOCK / 32].permitted &= ~(1u << (CAP_IPC_LOCK % 32));
+    d[CAP_IPC_LOCK / 32].inheritable &= ~(1u << (CAP_IPC_LOCK % 32));
+    if (syscall(SYS_capset, &h, d) != 0)
+        T_SKIP("capset: %s", strerror(errno));
+    struct rlimit rl = {bytes, bytes};
+    T_ASSERT(setrlimit(RLIMIT_MEMLOCK, &rl) == 0);
+}
+
+static int count(const char *hay, const char *needle)
+{
+    int n = 0;
+    for (const char *p = hay; (p = strstr(p, needle)); p++)
+        n++;
+    return n;
+}
+
+/* `ulimit -l 64` with eight workers and with one: auto never aborts and
+ * never half-runs. It runs io_uring on a smaller ring, or (when even that
+ * cannot be had, or a later worker's ring does not fit after worker 0's)
+ * every worker on epoll; the log says what was refused and what runs. */
+T_CASE(fallback_auto_low_memlock, 0)
+{
+    unsetenv("RINGO_BACKEND");
+    const char *why = NULL;
+    if (t_uring_probe(&why) < 0)
+        T_SKIP("io_uring unavailable here: %s", why);
+    limit_memlock(64 * 1024);
+    /* eight first: a ring torn down is uncharged later, in the kernel's
+     * own time, so the second run may find less room (either outcome is
+     * checked) */
+    static const int nworkers[] = {8, 1};
+    for (size_t i = 0; i < sizeof(nworkers) / sizeof(nworkers[0]); i++) {
+        capture_start();
+        int rc = run_backend("auto", nworkers[i]);
+        const char *log = capture_end();
+        if (rc != 0 || fb.fail_line || !fb.echoed)
+            T_FAIL("%d worker(s): rc %d (%s), check line %d; log:\n%s", nworkers[i], rc,
+                   ringo_err_name(rc), fb.fail_line, log);
+        int shrunk = count(log, "entries refused (ENOMEM"), fell = count(log, "falling back");
+        if (strcmp(fb.backend, "uring") == 0) {
+            /* 1024 entries need more than 64 KiB: it got a smaller ring */
+            if (shrunk != 1 || fell != 0 || !strstr(log, "RLIMIT_MEMLOCK 64 KiB"))
+                T_FAIL("%d worker(s) on uring; log:\n%s", nworkers[i], log);
+            T_ASSERT(fb.fallback_reason == NULL);
+        } else {
+            T_ASSERT(strcmp(fb.backend, "epoll") == 0);
+            if (fell != 1 || !strstr(log, "ENOMEM") || shrunk > 1)
+                T_FAIL("%d worker(s) on epoll; log:\n%s", nworkers[i], log);
+            T_ASSERT(fb.fallback_reason && strstr(fb.fallback_reason, "RLIMIT_MEMLOCK"));
+        }
+        /* the ring worker 0 let go of is not left running */
+        ringo_counters st;
+        T_OK(ringo_stats(&st));
+        if (strcmp(fb.backend, "epoll") == 0)
+            T_EQ(st.uring_enter, 0);
+    }
+}
+
+/* RINGO_BACKEND=uring with no locked memory at all: a start-up error
+ * (-ENOMEM from ringo_main, the reason in the log), fn never runs, and
+ * epoll starts fine afterwards. With eight workers, whichever worker's ring
+ * is refused first, the same. */
+T_CASE(fallback_uring_required_low_memlock_fails, 0)
+{
+    const char *why = NULL;
+    if (t_uring_probe(&why) < 0)
+        T_SKIP("io_uring unavailable here: %s", why);
+    limit_memlock(0);
+    static const int nworkers[] = {1, 8};
+    for (size_t i = 0; i < sizeof(nworkers) / sizeof(nworkers[0]); i++) {
+        capture_start();
+        int rc = run_backend("uring", nworkers[i]);
+        const char *log = capture_end();
+        if (rc != -ENOMEM)
+            T_FAIL("%d worker(s): rc %d (%s), want -ENOMEM; log:\n%s", nworkers[i], rc,
+                   ringo_err_name(rc), log);
+        T_ASSERT(fb.backend == NULL); /* fn never ran */
+        if (!strstr(log, "ENOMEM") || strstr(log, "falling back"))
+            T_FAIL("log:\n%s", log);
+    }
+    capture_start();
+    int rc = run_backend("epoll", 2);
+    const char *log = capture_end();
+    check_ran(rc, log, "epoll");
+}
+
+/* A later worker refused after worker 0 got its ring, made certain: each
+ * ring needs two descriptors (the ring, its wake-up eventfd), and the
+ * descriptor limit leaves room for worker 0's and one more. With
+ * RINGO_BACKEND=uring that is a start-up error naming the worker, and fn
+ * never runs (no half-started runtime). */
+T_CASE(fallback_uring_second_worker_refused, 0)
+{
+    const char *why = NULL;
+    if (t_uring_probe(&why) < 0)
+        T_SKIP("io_uring unavailable here: %s", why);
+    capture_start();
+    /* no free numbers below the highest open one: the rings' descriptors
+     * are the next ones */
+    int top = 0;
+    for (int fd = 0; fd < 1024; fd++)
+        if (fcntl(fd, F_GETFD) >= 0)
+            top = fd;
+    for (int fd = 0; fd < top; fd++)
+        if (fcntl(fd, F_GETFD) < 0)
+            T_ASSERT(open("/dev/null", O_RDONLY | O_CLOEXEC) == fd);
+    struct rlimit old, rl;
+    T_ASSERT(getrlimit(RLIMIT_NOFILE, &old) == 0);
+    rl = old;
+    rl.rlim_cur = (rlim_t)top + 1 + 3;
+    T_ASSERT(setrlimit(RLIMIT_NOFILE, &rl) == 0);
+    int rc = run_backend("uring", 2);
+    T_ASSERT(setrlimit(RLIMIT_NOFILE, &old) == 0);
+    const char *log = capture_end();
+    if (rc != -EMFILE)
+        T_FAIL("rc %d (%s), want -EMFILE; log:\n%s", rc, ringo_err_name(rc), log);
+    T_ASSERT(fb.backend == NULL);
+    if (!strstr(log, "worker 1") || !strstr(log, "EMFILE"))
+        T_FAIL("the log does not name worker 1 and EMFILE:\n%s", log);
 }

@@ -112,7 +112,8 @@ struct ringo_backend {
      * ring waits in the kernel). Sockets ringo creates follow this. */
     int nonblocking_fds;
     /* Set up w->be_state. Returns 0 or -errno (then the caller may try
-     * the other backend). Logs nothing: probe.c reports. */
+     * the other backend). Logs only a set-up smaller than asked for (a
+     * ring shrunk for RLIMIT_MEMLOCK); probe.c reports the choice. */
     int (*init)(struct ringo_worker *w, const struct ringo_config *cfg);
     /* Tear down; the kernel has let go of every op when it returns. */
     void (*fini)(struct ringo_worker *w);
@@ -144,6 +145,14 @@ extern const struct ringo_backend ringo__epoll_backend;
  * choice and why when verbose or on fallback. Returns 0 or -errno. */
 int ringo__backend_select(struct ringo_worker *w, const struct ringo_config *cfg,
                           const struct ringo_backend **chosen, const char **fallback_reason);
+
+/* Under "auto", worker failed_worker (> 0) could not set up io_uring
+ * (err) after worker 0 chose it: before any coroutine runs, every worker
+ * calls this to let go of its ring (if any) and start epoll instead;
+ * worker 0 logs the one line and sets *fallback_reason. Returns epoll's
+ * init result. */
+int ringo__backend_fall_back(struct ringo_worker *w, const struct ringo_config *cfg,
+                             int failed_worker, int err, const char **fallback_reason);
 
 /* RINGO_OP_BORROW done as one plain read into a pool buffer, through the
  * backend's own io (op->single set): both backends' path when no

@@ -30,7 +30,18 @@ struct fd_waiters {
                             now would only say EAGAIN: park first */
     uint8_t hup;         /* EPOLLRDHUP/HUP/ERR seen: end of stream or an
                             error is waiting, which brings no new edge */
+    uint32_t gen;        /* ringo_close count of this number: a waiter
+                            woken before a close (and a reopen under the
+                            same number) must not retry on the new fd */
 };
+
+/* Start the record of fd over, keeping its close count. */
+static void reset(struct fd_waiters *f)
+{
+    uint32_t gen = f->gen;
+    memset(f, 0, sizeof(*f));
+    f->gen = gen;
+}
 
 struct ep {
     int epfd;
@@ -78,7 +89,7 @@ static void mark_stream(struct ep *e, int fd)
     if (!f)
         return;
     if (!f->rd && !f->wr)
-        memset(f, 0, sizeof(*f));
+        reset(f);
     f->stream = 1;
 }
 
@@ -174,6 +185,7 @@ static int wait_ready(struct ringo_worker *w, struct ep *e, struct ringo_op *op,
         return -EBUSY; /* another coroutine already waits in that direction */
     *waiter = op;
     op->coro = w->current;
+    uint32_t gen = f->gen;
     STAT_INC(w, eagain);
     r = ringo__park(op->deadline, ep_interrupt, op);
     /* the table may have moved while parked */
@@ -182,6 +194,10 @@ static int wait_ready(struct ringo_worker *w, struct ep *e, struct ringo_op *op,
         f->rd = NULL;
     if (f->wr == op)
         f->wr = NULL;
+    /* Woken by readiness, then another coroutine closed the fd before
+     * this one ran: the number may name a new socket by now. */
+    if (r == 0 && f->gen != gen)
+        r = -ECANCELED;
     return r;
 }
 
@@ -197,7 +213,8 @@ static int ep_close(struct ringo_worker *w, struct ep *e, int fd)
             STAT_INC(w, cancels);
             ringo__ready(f->wr->coro, -ECANCELED);
         }
-        memset(f, 0, sizeof(*f));
+        reset(f);
+        f->gen++;
     }
     /* close removes the fd from the epoll set unless it was dup'd; a
      * stale event after that only causes a harmless retry */

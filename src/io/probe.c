@@ -58,6 +58,24 @@ int ringo__backend_select(struct ringo_worker *w, const ringo_config *cfg,
     return r;
 }
 
+int ringo__backend_fall_back(struct ringo_worker *w, const ringo_config *cfg, int failed_worker,
+                             int err, const char **fallback_reason)
+{
+    if (w->id == 0) {
+        const char *reason = why(err);
+        ringo__log("worker %d: io_uring unavailable (%s: %s) after worker 0 set up its ring; "
+                   "falling back to epoll on every worker",
+                   failed_worker, ringo_err_name(err), reason ? reason : ringo_strerror(err));
+        *fallback_reason = reason ? reason : ringo_err_name(err);
+    }
+    if (w->be_state)
+        ringo__uring_backend.fini(w);
+    /* the counters describe the runtime that runs, not the ring's
+     * start-up probes (nothing else has happened yet) */
+    memset(&w->stats, 0, sizeof(w->stats));
+    return ringo__epoll_backend.init(w, cfg);
+}
+
 int ringo__io(struct ringo_op *op)
 {
     struct ringo_worker *w = ringo__self;

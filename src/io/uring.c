@@ -637,13 +637,21 @@ static int accept_multishot(struct ringo_worker *w, struct uring *u, struct ring
         m->waiter = op;
         op->coro = w->current;
         op->res = 0;
+        op->pending = 1; /* accept_cqe clears it with the result */
+        uint32_t gen = m->gen;
         int r = ringo__uring_park_waiter(w, op, accept_interrupt);
         if (r < 0) {
             *res = r;
             return 1;
         }
-        if (op->res != 0) {
+        /* not op->res != 0: descriptor 0 is a connection too */
+        if (op->pending == 0) {
             *res = op->res;
+            return 1;
+        }
+        /* closed and reopened under the same number meanwhile */
+        if (listener_get(u, op->fd, 0) != m || m->gen != gen) {
+            *res = -ECANCELED;
             return 1;
         }
     }
@@ -1219,15 +1227,81 @@ static int probe_zc_report_usage(struct ringo_worker *w, struct uring *u)
     return probe_flag_known(w, u, sqe);
 }
 
+/* Smallest ring ringo tries when locked memory is short. */
+#define RING_MIN_ENTRIES 16
+
+/* io_uring_queue_init_params with the first setup flags of tries[] the
+ * kernel takes. Returns 0 or -errno (the last attempt's). */
+static int ring_setup(struct uring *u, const ringo_config *cfg, struct uring *first,
+                      const unsigned *tries, size_t ntries, unsigned entries,
+                      struct io_uring_params *p)
+{
+    int r = -EINVAL;
+    for (size_t i = 0; i < ntries; i++) {
+        memset(p, 0, sizeof(*p));
+        /* R_DISABLED: the ring accepts no SQE until the opcode allow-list
+         * is registered and the ring enabled (ring_init) */
+        p->flags = tries[i] | IORING_SETUP_CQSIZE | IORING_SETUP_R_DISABLED;
+        /* Every parked op may complete at once, two CQEs each with a
+         * deadline: a large CQ keeps the overflow path rare (it is still
+         * handled). */
+        p->cq_entries = entries * 16;
+        if (tries[i] & IORING_SETUP_SQPOLL) {
+            p->sq_thread_idle = cfg->sqpoll_idle_ms ? cfg->sqpoll_idle_ms : 50;
+            if (first && first->sqpoll) {
+                p->flags |= IORING_SETUP_ATTACH_WQ;
+                p->wq_fd = (__u32)first->ring.ring_fd;
+            }
+        }
+        r = io_uring_queue_init_params(entries, &u->ring, p);
+        if (r == 0)
+            break;
+        /* SQPOLL may be refused for reasons of its own (EPERM...): go on
+         * with the plain list; there only EINVAL means "try less" */
+        if (r != -EINVAL && !(tries[i] & IORING_SETUP_SQPOLL))
+            break;
+    }
+    return r;
+}
+
+/* One line when memory limits made the set-up smaller than asked for:
+ * what was refused and what runs instead. Other workers speak only when
+ * they got less than worker 0 did. */
+static void log_degraded(struct ringo_worker *w, struct uring *u, struct uring *first,
+                         unsigned refused)
+{
+    if (first && u->entries >= first->entries)
+        refused = 0;
+    int br_err = first && first->br_err ? 0 : u->br_err;
+    if (!refused && !br_err)
+        return;
+    char who[32] = "", lim[48] = "";
+    if (w->id > 0)
+        snprintf(who, sizeof(who), "worker %d: ", w->id);
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_MEMLOCK, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
+        snprintf(lim, sizeof(lim), ", RLIMIT_MEMLOCK %llu KiB",
+                 (unsigned long long)rl.rlim_cur / 1024);
+    char ring[160] = "", br[160] = "";
+    if (refused)
+        snprintf(
+            ring, sizeof(ring),
+            "ring of %u entries refused (ENOMEM: not enough locked memory%s); using %u entries",
+            refused, lim, u->entries);
+    if (br_err)
+        snprintf(br, sizeof(br), "%sbuffer ring refused (%s%s); receiving without multishot recv",
+                 refused ? "; " : "", ringo_err_name(br_err),
+                 br_err == -ENOMEM && !refused ? lim : "");
+    ringo__log("%sio_uring %s%s", who, ring, br);
+}
+
 static int ring_init(struct ringo_worker *w, const ringo_config *cfg)
 {
     struct uring *u = calloc(1, sizeof(*u));
     if (!u)
         return -ENOMEM;
     unsigned entries = cfg->ring_entries ? cfg->ring_entries : 1024;
-    /* Every parked op may complete at once, two CQEs each with a deadline:
-     * a large CQ keeps the overflow path rare (it is still handled). */
-    unsigned cq = entries * 16;
+    unsigned refused = 0; /* the first size refused for lack of memory */
     static const unsigned attempts[] = {
         IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_SUBMIT_ALL,
         IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_COOP_TASKRUN | IORING_SETUP_SUBMIT_ALL,
@@ -1250,29 +1324,24 @@ static int ring_init(struct ringo_worker *w, const ringo_config *cfg)
         tries[ntries++] = sqpoll_attempts[i];
     for (size_t i = 0; i < sizeof(attempts) / sizeof(attempts[0]); i++)
         tries[ntries++] = attempts[i];
+    /* Worker 0 sizes the ring; the others start at the size it got. */
+    if (first && first->entries < entries)
+        entries = first->entries;
     int r = -EINVAL;
     struct io_uring_params p;
-    for (size_t i = 0; i < ntries; i++) {
-        memset(&p, 0, sizeof(p));
-        /* R_DISABLED: the ring accepts no SQE until the opcode allow-list
-         * is registered and the ring enabled, below */
-        p.flags = tries[i] | IORING_SETUP_CQSIZE | IORING_SETUP_R_DISABLED;
-        p.cq_entries = cq;
-        if (tries[i] & IORING_SETUP_SQPOLL) {
-            p.sq_thread_idle = cfg->sqpoll_idle_ms ? cfg->sqpoll_idle_ms : 50;
-            if (first && first->sqpoll) {
-                p.flags |= IORING_SETUP_ATTACH_WQ;
-                p.wq_fd = (__u32)first->ring.ring_fd;
-            }
-        }
-        r = io_uring_queue_init_params(entries, &u->ring, &p);
-        if (r == 0)
+    for (;;) {
+        r = ring_setup(u, cfg, first, tries, ntries, entries, &p);
+        /* Locked memory (RLIMIT_MEMLOCK, charged for rings without
+         * CAP_IPC_LOCK) too small: a smaller ring costs less. Correct at
+         * any size: a full SQ is flushed, an overflowing CQ is reaped. */
+        if (r != -ENOMEM || entries <= RING_MIN_ENTRIES)
             break;
-        /* SQPOLL may be refused for reasons of its own (EPERM...): go on
-         * with the plain list; there only EINVAL means "try less" */
-        if (r != -EINVAL && !(tries[i] & IORING_SETUP_SQPOLL))
-            break;
+        if (!refused)
+            refused = entries;
+        entries /= 2;
     }
+    if (r == 0)
+        u->entries = entries;
     if (r == 0) {
         u->setup_flags = p.flags;
         u->sqpoll = (p.flags & IORING_SETUP_SQPOLL) != 0;
@@ -1394,13 +1463,14 @@ static int ring_init(struct ringo_worker *w, const ringo_config *cfg)
     if (u->br && !u->recv_ms_ok)
         ringo__urecv_unused(u);
     arm_wake(w, u);
+    log_degraded(w, u, first, refused);
     snprintf(u->features, sizeof(u->features), "%s%s%s%s%ssq=%u cq=%u%s%s%s%s%s%s%s%s%s%s%s%s",
              u->sqpoll ? (u->setup_flags & IORING_SETUP_ATTACH_WQ ? "sqpoll(shared) " : "sqpoll ")
                        : "",
              u->setup_flags & IORING_SETUP_SINGLE_ISSUER ? "single_issuer " : "",
              u->setup_flags & IORING_SETUP_DEFER_TASKRUN ? "defer_taskrun " : "",
              u->setup_flags & IORING_SETUP_COOP_TASKRUN ? "coop_taskrun " : "",
-             u->setup_flags & IORING_SETUP_SUBMIT_ALL ? "submit_all " : "", entries, cq,
+             u->setup_flags & IORING_SETUP_SUBMIT_ALL ? "submit_all " : "", entries, p.cq_entries,
              reg ? " registered_ring_fd" : "", u->cancel_fd_ok ? " cancel_fd" : "",
              u->msg_ring_ok ? " msg_ring" : "", u->accept_ms_ok ? " multishot_accept" : "",
              restricted ? " restricted" : "", iowq_ok ? " iowq_max" : "",

@@ -71,6 +71,8 @@ struct mlisten {
 struct uring {
     struct io_uring ring;
     unsigned setup_flags;
+    unsigned entries;           /* SQ size: asked for, or less when memory was short */
+    int br_err;                 /* why the buffer ring was refused (no multishot recv) */
     int cancel_fd_ok;           /* IORING_ASYNC_CANCEL_FD|ALL (Linux 5.19) */
     int msg_ring_ok;            /* IORING_OP_MSG_RING (Linux 5.18) in use */
     int accept_ms_ok;           /* IORING_ACCEPT_MULTISHOT (Linux 5.19) in use */

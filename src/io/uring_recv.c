@@ -63,16 +63,23 @@ int ringo__urecv_init(struct uring *u, const ringo_config *cfg)
         return 0;
     size_t ring_sz = (size_t)count * sizeof(struct io_uring_buf);
     void *br = mmap(NULL, ring_sz, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (br == MAP_FAILED)
+    if (br == MAP_FAILED) {
+        u->br_err = -ENOMEM;
         return 0; /* run without: plain recv */
+    }
     struct io_uring_buf_reg reg;
     memset(&reg, 0, sizeof(reg));
     reg.ring_addr = (uintptr_t)br;
     reg.ring_entries = count;
     reg.bgid = RECV_BGID;
-    /* -EINVAL before Linux 5.19: no buffer rings, plain recv */
-    if (io_uring_register_buf_ring(&u->ring, &reg, 0) != 0) {
+    /* -EINVAL before Linux 5.19: no buffer rings, plain recv. -ENOMEM:
+     * its pages are pinned and charged to RLIMIT_MEMLOCK (without
+     * CAP_IPC_LOCK); plain recv too, and ring_init says so. */
+    r = io_uring_register_buf_ring(&u->ring, &reg, 0);
+    if (r != 0) {
         munmap(br, ring_sz);
+        if (r != -EINVAL)
+            u->br_err = r;
         return 0;
     }
     u->br = br;
@@ -421,13 +428,20 @@ int ringo__urecv_io(struct ringo_worker *w, struct uring *u, struct ringo_op *op
         m->waiter = op;
         m->wcoro = c;
         op->coro = c;
+        uint32_t gen = m->gen;
         int r = ringo__uring_park_waiter(w, op, recv_interrupt);
         if (r < 0) {
             *res = got ? (int)got : r;
             return 1;
         }
-        /* m may have gone (ringo_close wakes the waiter with -ECANCELED,
-         * handled above); it is still this fd's record here */
+        /* Woken by a CQE, then another coroutine closed the fd before
+         * this one ran (a close while parked wakes it with -ECANCELED,
+         * handled above): m went to the free list and may serve a new
+         * socket with the same number by now. */
+        if (conn_get(u, op->fd, 0) != m || m->gen != gen) {
+            *res = got ? (int)got : -ECANCELED;
+            return 1;
+        }
     }
 }
 

@@ -139,6 +139,11 @@ struct ringo_runtime {
     pthread_mutex_t init_lock;
     pthread_cond_t init_cond;
     int init_count, init_err;
+    int init_threads_failed; /* ringo_main could not start every thread */
+    /* auto: worker init_fallback (> 0) failed on io_uring with
+     * init_fallback_err after worker 0 chose it; all redo on epoll */
+    int init_fallback, init_fallback_err;
+    int init_redo_count, init_redo_err;
     /* the blocking-offload pool, created by the first ringo_offload */
     pthread_mutex_t offload_lock;
     struct ringo__offload *_Atomic offload;

@@ -360,6 +360,66 @@ static void report_init(struct ringo_runtime *rt, int err)
     pthread_mutex_unlock(&rt->init_lock);
 }
 
+/* Start w's backend: worker 0 chooses (probe.c), the others use its
+ * choice. Waits for every worker, so that no coroutine runs on a
+ * half-started runtime. Under "auto", a later worker that cannot set up
+ * io_uring after worker 0 did (the rings so far used up RLIMIT_MEMLOCK)
+ * moves every worker to epoll: nothing has run yet. Returns 0 when the
+ * whole runtime is up, else the first error (also in rt->init_err). */
+static int start_backend(struct ringo_worker *w, struct ringo_runtime *rt)
+{
+    int rc;
+    if (w->id == 0)
+        rc = ringo__backend_select(w, &rt->cfg, &rt->be, &rt->fallback_reason);
+    else
+        rc = rt->be->init(w, &rt->cfg);
+    if (rc == 0)
+        w->be = rt->be;
+    if (rc == 0)
+        atomic_store(&w->started, 1);
+    pthread_mutex_lock(&rt->init_lock);
+    if (rc < 0 && w->id > 0 && rt->be == &ringo__uring_backend &&
+        strcmp(rt->cfg.backend, "auto") == 0 && !rt->init_fallback) {
+        rt->init_fallback = w->id;
+        rt->init_fallback_err = rc;
+    }
+    pthread_mutex_unlock(&rt->init_lock);
+    if (rc < 0 && w->id > 0 && !rt->init_fallback)
+        ringo__log("worker %d: %s backend failed to start (%s: %s)", w->id, rt->be->name,
+                   ringo_err_name(rc), ringo_strerror(rc));
+    report_init(rt, rc);
+    pthread_mutex_lock(&rt->init_lock);
+    while (rt->init_count < rt->nworkers)
+        pthread_cond_wait(&rt->init_cond, &rt->init_lock);
+    /* every thread reported (or ringo_main gave up starting them: then
+     * init_threads_failed and no fallback) */
+    int redo = rt->init_fallback && !rt->init_threads_failed;
+    pthread_mutex_unlock(&rt->init_lock);
+    if (redo) {
+        atomic_store(&w->started, 0);
+        rc = ringo__backend_fall_back(w, &rt->cfg, rt->init_fallback, rt->init_fallback_err,
+                                      &rt->fallback_reason);
+        pthread_mutex_lock(&rt->init_lock);
+        rt->be = &ringo__epoll_backend;
+        if (rc == 0) {
+            w->be = rt->be;
+            atomic_store(&w->started, 1);
+        } else if (!rt->init_redo_err) {
+            rt->init_redo_err = rc;
+        }
+        rt->init_redo_count++;
+        pthread_cond_broadcast(&rt->init_cond);
+        while (rt->init_redo_count < rt->nworkers)
+            pthread_cond_wait(&rt->init_cond, &rt->init_lock);
+        rt->init_err = rt->init_redo_err;
+        pthread_mutex_unlock(&rt->init_lock);
+    }
+    pthread_mutex_lock(&rt->init_lock);
+    int bad = rt->init_err;
+    pthread_mutex_unlock(&rt->init_lock);
+    return rc < 0 ? rc : bad;
+}
+
 static void *worker_main(void *arg)
 {
     struct ringo_worker *w = arg;
@@ -387,26 +447,9 @@ static void *worker_main(void *arg)
     }
 #endif
 
-    int rc;
-    if (w->id == 0)
-        rc = ringo__backend_select(w, &rt->cfg, &rt->be, &rt->fallback_reason);
-    else
-        rc = rt->be->init(w, &rt->cfg);
-    if (rc == 0)
-        w->be = rt->be;
-    if (rc == 0)
-        atomic_store(&w->started, 1);
-    report_init(rt, rc);
-    if (rc == 0) {
-        /* wait for the others so that no coroutine runs on a half-started
-         * runtime */
-        pthread_mutex_lock(&rt->init_lock);
-        while (rt->init_count < rt->nworkers && !rt->init_err)
-            pthread_cond_wait(&rt->init_cond, &rt->init_lock);
-        int bad = rt->init_err;
-        pthread_mutex_unlock(&rt->init_lock);
-        if (bad)
-            atomic_store(&rt->stopping, 1);
+    /* a start-up that failed on any worker runs nothing (ringo_main
+     * returns the error) */
+    if (start_backend(w, rt) == 0) {
         worker_loop(w);
         /* The backend is torn down by ringo_main once every thread that
          * might still wake this worker (other workers, the signal thread)
@@ -792,6 +835,7 @@ int ringo_main(const ringo_config *cfg_in, void (*fn)(void *), void *arg)
         pthread_mutex_lock(&rt->init_lock);
         if (!rt->init_err)
             rt->init_err = rc ? rc : -EAGAIN;
+        rt->init_threads_failed = 1;
         rt->init_count = cfg.workers;
         pthread_cond_broadcast(&rt->init_cond);
         pthread_mutex_unlock(&rt->init_lock);
