@@ -74,11 +74,14 @@ $(BUILD)/libringo.a: $(LIB_OBJ)
 $(BUILD)/libringo.so: $(LIB_OBJ)
 	$(CC) -shared -Wl,-soname,libringo.so.0 $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BUILD)/ringo-echo: $(patsubst %.c,$(BUILD)/%.o,$(wildcard tools/echo/*.c)) $(BUILD)/libringo.a
+$(BUILD)/ringo-echo: $(patsubst %.c,$(BUILD)/%.o,$(wildcard tools/echo/*.c tools/common/*.c)) \
+    $(BUILD)/libringo.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
-$(BUILD)/ringo-bench: $(patsubst %.c,$(BUILD)/%.o,$(wildcard tools/bench/*.c)) $(BUILD)/libringo.a
+$(BUILD)/ringo-bench: $(patsubst %.c,$(BUILD)/%.o,$(wildcard tools/bench/*.c tools/common/*.c)) \
+    $(BUILD)/libringo.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lm
-$(BUILD)/ringo-httpd: $(patsubst %.c,$(BUILD)/%.o,$(wildcard tools/httpd/*.c)) $(BUILD)/libringo.a
+$(BUILD)/ringo-httpd: $(patsubst %.c,$(BUILD)/%.o,$(wildcard tools/httpd/*.c tools/common/*.c)) \
+    $(BUILD)/libringo.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 $(BUILD)/ringo-tests: $(TEST_OBJ) $(BUILD)/libringo.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lm

@@ -1,10 +1,10 @@
 /* bench.h - what the modes of ringo-bench share: exit codes, the options
- * every mode takes, argument parsing helpers, address resolution and the
- * runtime start-up.
+ * every mode takes, address resolution and the runtime start-up. Values
+ * are parsed with the tools' flag helpers (tools/common/flags.h).
  *
- * A mode is a function `int mode_main(const char *prog, int argc, char **argv)`
- * (argv[0] is the mode's name) returning the process exit status; main.c
- * dispatches on the first argument.
+ * A mode is a function `int mode_main(int argc, char **argv)` (argv[0] is
+ * the mode's name) returning the process exit status; main.c dispatches on
+ * the first argument.
  */
 #ifndef RINGO_BENCH_H
 #define RINGO_BENCH_H
@@ -13,9 +13,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define BENCH_EXIT_OK     0
-#define BENCH_EXIT_ERRORS 1 /* the run completed but saw errors */
-#define BENCH_EXIT_USAGE  2
+#include "../common/flags.h"
+
+#define BENCH_EXIT_OK     TOOL_EXIT_OK
+#define BENCH_EXIT_ERRORS TOOL_EXIT_FAIL /* errors, or it could not start */
+#define BENCH_EXIT_USAGE  TOOL_EXIT_USAGE
 
 /* Options common to every mode. */
 typedef struct bench_common {
@@ -38,20 +40,11 @@ enum {
 };
 
 /* Handle a common option (id from getopt_long, its argument). Returns 1 if
- * it was one, 0 if not, -1 on a bad value (message printed). */
-int bench_common_option(bench_common *common, int id, const char *arg);
+ * it was one, 0 if not, -1 on a bad value (message printed, as prog). */
+int bench_common_option(const char *prog, bench_common *common, int id, const char *arg);
 
 /* Usage text for the common options, for a mode's --help. */
 extern const char bench_common_usage[];
-
-/* Parsers: return 0 and fill *out, or -1 after printing
- * "<prog>: bad <what> '<text>': <why>" on stderr. */
-int bench_parse_bytes(const char *what, const char *text, uint64_t min, uint64_t max,
-                      uint64_t *out); /* 1024, 64k, 1M, 1g (binary multiples) */
-int bench_parse_count(const char *what, const char *text, uint64_t min, uint64_t max,
-                      uint64_t *out); /* 1000, 10k, 2m (decimal multiples) */
-int bench_parse_seconds(const char *what, const char *text, double min, double max,
-                        double *out); /* 5, 2.5, 2.5s, 500ms, 1m */
 
 /* Program name for messages ("ringo-bench"). */
 extern const char *bench_prog;

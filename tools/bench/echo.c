@@ -32,6 +32,8 @@
 #include "pattern.h"
 #include "progress.h"
 
+#define MODE_PROG "ringo-bench echo"
+
 #include <errno.h>
 #include <getopt.h>
 #include <stdarg.h>
@@ -937,19 +939,18 @@ static int usage_error(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    fprintf(stderr, "%s echo: ", bench_prog);
+    fprintf(stderr, MODE_PROG ": ");
     vfprintf(stderr, fmt, ap);
-    fprintf(stderr, "\n\n");
+    fputc('\n', stderr);
     va_end(ap);
-    usage(stderr);
+    flag_hint(MODE_PROG);
     return BENCH_EXIT_USAGE;
 }
 
-/* A bad option value: the parser has said what is wrong; add the usage. */
+/* A bad option value: the parser has said what is wrong; add the hint. */
 static int value_error(void)
 {
-    fputc('\n', stderr);
-    usage(stderr);
+    flag_hint(MODE_PROG);
     return BENCH_EXIT_USAGE;
 }
 
@@ -991,7 +992,7 @@ static int parse_args(echo_opts *o, int argc, char **argv)
         int opt = getopt_long(argc, argv, ":a:c:s:d:n:p:qvh", long_options, NULL);
         if (opt == -1)
             break;
-        int common = bench_common_option(&o->common, opt, optarg);
+        int common = bench_common_option(MODE_PROG, &o->common, opt, optarg);
         if (common < 0)
             return value_error();
         if (common > 0)
@@ -1001,51 +1002,49 @@ static int parse_args(echo_opts *o, int argc, char **argv)
             o->addr_text = optarg;
             break;
         case 'c':
-            if (bench_parse_count("--conns", optarg, 1, MAX_CONNS, &v) < 0)
+            if (flag_count(MODE_PROG, "--conns", optarg, 1, MAX_CONNS, &v) < 0)
                 return value_error();
             o->conns = v;
             break;
         case 's':
-            if (bench_parse_bytes("--size", optarg, 1, MAX_MESSAGE, &v) < 0)
+            if (flag_bytes(MODE_PROG, "--size", optarg, 1, MAX_MESSAGE, &v) < 0)
                 return value_error();
             o->size_min = (size_t)v;
             break;
         case OPT_SIZE_MAX:
-            if (bench_parse_bytes("--size-max", optarg, 1, MAX_MESSAGE, &v) < 0)
+            if (flag_bytes(MODE_PROG, "--size-max", optarg, 1, MAX_MESSAGE, &v) < 0)
                 return value_error();
             o->size_max = (size_t)v;
             have_size_max = 1;
             break;
         case 'd':
-            if (bench_parse_seconds("--duration", optarg, 0.001, 1e7, &o->duration_s) < 0)
+            if (flag_seconds(MODE_PROG, "--duration", optarg, 0.001, 1e7, &o->duration_s) < 0)
                 return value_error();
             have_duration = 1;
             break;
         case 'n':
-            if (bench_parse_count("--messages", optarg, 1, INT64_MAX / 2, &o->messages) < 0)
+            if (flag_count(MODE_PROG, "--messages", optarg, 1, INT64_MAX / 2, &o->messages) < 0)
                 return value_error();
             break;
         case 'p':
-            if (bench_parse_count("--pipeline", optarg, 1, MAX_PIPELINE, &v) < 0)
+            if (flag_count(MODE_PROG, "--pipeline", optarg, 1, MAX_PIPELINE, &v) < 0)
                 return value_error();
             o->pipeline = (unsigned)v;
             break;
         case OPT_WARMUP:
-            if (bench_parse_seconds("--warmup", optarg, 0, 1e7, &o->warmup_s) < 0)
+            if (flag_seconds(MODE_PROG, "--warmup", optarg, 0, 1e7, &o->warmup_s) < 0)
                 return value_error();
             break;
         case OPT_CONNECT_CONCURRENCY:
-            if (bench_parse_count("--connect-concurrency", optarg, 1, 100000, &v) < 0)
+            if (flag_count(MODE_PROG, "--connect-concurrency", optarg, 1, 100000, &v) < 0)
                 return value_error();
             o->connect_concurrency = (unsigned)v;
             break;
         case 'h':
             usage(stdout);
             return BENCH_EXIT_OK;
-        case ':':
-            return usage_error("option '%s' needs a value", argv[optind - 1]);
-        default:
-            return usage_error("unknown option '%s'", argv[optind - 1]);
+        default: /* '?' or ':' */
+            return flag_getopt_error(MODE_PROG, opt, argv, long_options);
         }
     }
     if (optind < argc)

@@ -34,6 +34,8 @@
 #include "hist.h"
 #include "progress.h"
 
+#define MODE_PROG "ringo-bench http"
+
 #include <errno.h>
 #include <getopt.h>
 #include <stdarg.h>
@@ -1133,18 +1135,18 @@ static int usage_error(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    fprintf(stderr, "%s http: ", bench_prog);
+    fprintf(stderr, MODE_PROG ": ");
     vfprintf(stderr, fmt, ap);
-    fprintf(stderr, "\n\n");
+    fputc('\n', stderr);
     va_end(ap);
-    usage(stderr);
+    flag_hint(MODE_PROG);
     return BENCH_EXIT_USAGE;
 }
 
+/* A bad option value: the parser has said what is wrong; add the hint. */
 static int value_error(void)
 {
-    fputc('\n', stderr);
-    usage(stderr);
+    flag_hint(MODE_PROG);
     return BENCH_EXIT_USAGE;
 }
 
@@ -1225,7 +1227,7 @@ static int parse_args(http_opts *o, int argc, char **argv)
         int opt = getopt_long(argc, argv, ":c:p:d:H:qvh", long_options, NULL);
         if (opt == -1)
             break;
-        int common = bench_common_option(&o->common, opt, optarg);
+        int common = bench_common_option(MODE_PROG, &o->common, opt, optarg);
         if (common < 0)
             return value_error();
         if (common > 0)
@@ -1237,7 +1239,7 @@ static int parse_args(http_opts *o, int argc, char **argv)
             o->host = optarg;
             break;
         case OPT_PORT:
-            if (bench_parse_count("--port", optarg, 1, 65535, &v) < 0)
+            if (flag_uint(MODE_PROG, "--port", optarg, 1, 65535, &v) < 0)
                 return value_error();
             o->port = (unsigned)v;
             break;
@@ -1250,21 +1252,21 @@ static int parse_args(http_opts *o, int argc, char **argv)
             o->path = optarg;
             break;
         case 'c':
-            if (bench_parse_count("--conns", optarg, 1, MAX_CONNS, &v) < 0)
+            if (flag_count(MODE_PROG, "--conns", optarg, 1, MAX_CONNS, &v) < 0)
                 return value_error();
             o->conns = v;
             break;
         case 'p':
-            if (bench_parse_count("--pipeline", optarg, 1, MAX_PIPELINE, &v) < 0)
+            if (flag_count(MODE_PROG, "--pipeline", optarg, 1, MAX_PIPELINE, &v) < 0)
                 return value_error();
             o->pipeline = (unsigned)v;
             break;
         case 'd':
-            if (bench_parse_seconds("--duration", optarg, 0.001, 1e7, &o->duration_s) < 0)
+            if (flag_seconds(MODE_PROG, "--duration", optarg, 0.001, 1e7, &o->duration_s) < 0)
                 return value_error();
             break;
         case OPT_WARMUP:
-            if (bench_parse_seconds("--warmup", optarg, 0, 1e7, &o->warmup_s) < 0)
+            if (flag_seconds(MODE_PROG, "--warmup", optarg, 0, 1e7, &o->warmup_s) < 0)
                 return value_error();
             break;
         case 'H':
@@ -1273,7 +1275,7 @@ static int parse_args(http_opts *o, int argc, char **argv)
             o->headers[o->nheaders++] = optarg;
             break;
         case OPT_EXPECT_STATUS:
-            if (bench_parse_count("--expect-status", optarg, 200, 599, &v) < 0)
+            if (flag_uint(MODE_PROG, "--expect-status", optarg, 200, 599, &v) < 0)
                 return value_error();
             o->expect_status = (int)v;
             break;
@@ -1282,21 +1284,19 @@ static int parse_args(http_opts *o, int argc, char **argv)
             o->expect_body_len = strlen(optarg);
             break;
         case OPT_TIMEOUT:
-            if (bench_parse_seconds("--timeout", optarg, 0.001, 1e6, &o->timeout_s) < 0)
+            if (flag_seconds(MODE_PROG, "--timeout", optarg, 0.001, 1e6, &o->timeout_s) < 0)
                 return value_error();
             break;
         case OPT_CONNECT_CONCURRENCY:
-            if (bench_parse_count("--connect-concurrency", optarg, 1, 100000, &v) < 0)
+            if (flag_count(MODE_PROG, "--connect-concurrency", optarg, 1, 100000, &v) < 0)
                 return value_error();
             o->connect_concurrency = (unsigned)v;
             break;
         case 'h':
             usage(stdout);
             return BENCH_EXIT_OK;
-        case ':':
-            return usage_error("option '%s' needs a value", argv[optind - 1]);
-        default:
-            return usage_error("unknown option '%s'", argv[optind - 1]);
+        default: /* '?' or ':' */
+            return flag_getopt_error(MODE_PROG, opt, argv, long_options);
         }
     }
     if (optind < argc)

@@ -1,45 +1,92 @@
 /* ringo-httpd: an HTTP/1.1 server on ringo's HTTP library.
  *
  *   ringo-httpd [--port N] [--host ADDR] [--workers N] [--backend B]
- *               [--root DIR] [--metrics] [--quiet] [--max-conns N]
- *               [--max-conns-per-ip N] [--stats-file PATH]
+ *               [--root DIR] [--metrics] [--metrics-listen ADDR:PORT]
+ *               [--quiet] [--max-conns N] [--max-conns-per-ip N]
+ *               [--stats-file PATH] [--help] [--version]
  *
  * Routes: GET /plaintext answers "Hello, World!" as text/plain (the
- * TechEmpower plaintext test); --metrics adds /metrics (Prometheus text);
- * --root serves the files below DIR at "/" (without --root, "/" is a
- * short page naming the routes). SIGINT/SIGTERM shut down gracefully:
- * stop accepting, finish the requests in flight, close idle connections. */
+ * TechEmpower plaintext test); --root serves the files below DIR at "/"
+ * (without --root, "/" is a short page naming the routes). /metrics
+ * (Prometheus text) is served on the main port with --metrics, and with
+ * --metrics-listen by a second server on that address alone, so the
+ * counters can stay on a private interface. SIGINT/SIGTERM shut down
+ * gracefully: stop accepting, finish the requests in flight, close idle
+ * connections.
+ *
+ * Exit status: 0 after a clean shutdown, 1 if it could not start (bad
+ * --root, cannot listen, ...), 2 for a bad command line. */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <limits.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <ringo.h>
+
+#include "../common/flags.h"
+
+#define PROG "ringo-httpd"
 
 static struct {
     const char *host;
     int port;
     const char *root;
-    int metrics;
+    int metrics;                /* --metrics: /metrics on the main port */
+    const char *metrics_listen; /* --metrics-listen ADDR:PORT, or NULL */
+    ringo_addr metrics_addr;
     int quiet;
     const char *stats_file;
     ringo_addr addr;
     ringo_http_config http;
+    int status; /* exit status, set by the main coroutine (ringo_main's
+                   result says only whether the runtime started) */
 } opt = {.host = "*", .port = 8080};
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: ringo-httpd [--port N] [--host ADDR] [--workers N] "
-               "[--backend auto|uring|epoll]\n"
-               "                   [--root DIR] [--metrics] [--quiet] [--max-conns N] "
-               "[--max-conns-per-ip N]\n"
-               "                   [--stats-file PATH]\n");
+    ringo_http_config d;
+    ringo_http_config_init(&d);
+    fprintf(f,
+            "usage: " PROG " [flags]\n"
+            "\n"
+            "HTTP/1.1 server: GET /plaintext answers \"Hello, World!\"; --root DIR serves\n"
+            "the files below DIR at /; /metrics answers the counters in Prometheus text.\n"
+            "\n"
+            "  -p, --port N             TCP port, 0-65535; 0 picks a free one (default 8080)\n"
+            "  -H, --host ADDR          numeric IPv4 or IPv6 address to listen on; * = every\n"
+            "                           IPv6 and IPv4 address (default *)\n"
+            "  -w, --workers N          worker threads, 0-1024; 0 = one per CPU (default 0,\n"
+            "                           or RINGO_WORKERS)\n"
+            "  -b, --backend B          auto, uring or epoll (default auto, or RINGO_BACKEND)\n"
+            "  -r, --root DIR           serve the files below DIR at / (default: none; / is\n"
+            "                           a page naming the routes)\n"
+            "  -m, --metrics            serve /metrics on the main port (default off)\n"
+            "      --metrics-listen ADDR:PORT\n"
+            "                           serve /metrics from a second server on this address\n"
+            "                           only, e.g. 127.0.0.1:9090 (default: none). The main\n"
+            "                           port then has no /metrics unless --metrics is given\n"
+            "                           too. The counters are the main server's.\n"
+            "  -C, --max-conns N        open connections in all, 0 = no cap (default %u)\n"
+            "  -I, --max-conns-per-ip N open connections per client address, 0 = no cap\n"
+            "                           (default %u)\n"
+            "  -s, --stats-file PATH    write the runtime counters to PATH on SIGUSR1 and at\n"
+            "                           exit (default: none)\n"
+            "  -q, --quiet              no start-up and shutdown lines on stderr (default off)\n"
+            "  -h, --help               this text\n"
+            "      --version            print the version\n"
+            "\n"
+            "Exit status: 0 after a clean shutdown, 1 if it could not start (bad --root,\n"
+            "cannot listen, ...), 2 for a bad command line.\n",
+            d.max_conns, d.max_conns_per_ip);
 }
 
 static int plaintext(ringo_http_req *req, ringo_http_resp *resp, void *arg)
@@ -108,14 +155,56 @@ static void signal_watch(void *arg)
     }
 }
 
+/* A URL host for a listen address as given: "*" and "" (every address)
+ * are reached at 127.0.0.1. */
+static const char *url_host(const char *host, int len, char *buf, size_t size)
+{
+    if (len == 0 || (len == 1 && host[0] == '*'))
+        return "127.0.0.1";
+    snprintf(buf, size, "%.*s", len, host);
+    return buf;
+}
+
+/* --metrics-listen: a second server with the same limits, answering
+ * /metrics alone, with the counters of the main server main_s. Returns 0
+ * (and *out, started) or -1 after saying why. */
+static int start_metrics_server(ringo_http_server *main_s, ringo_http_server **out)
+{
+    ringo_http_server *m;
+    int r = ringo_http_server_new(&opt.http, &m);
+    if (r == 0)
+        r = ringo_http_route(m, "GET", "/metrics", 0, ringo_http_metrics_handler, main_s);
+    int port = 0;
+    if (r == 0)
+        r = ringo_http_start(m, &opt.metrics_addr, &port);
+    if (r < 0) {
+        char a[128];
+        ringo_addr_format(&opt.metrics_addr, a, sizeof(a));
+        fprintf(stderr, PROG ": --metrics-listen: listen on %s: %s\n", a, ringo_strerror(r));
+        if (m)
+            ringo_http_server_free(m);
+        return -1;
+    }
+    if (!opt.quiet) {
+        const char *colon = strrchr(opt.metrics_listen, ':');
+        char buf[128];
+        fprintf(stderr, PROG ": metrics on http://%s:%d/metrics\n",
+                url_host(opt.metrics_listen, (int)(colon - opt.metrics_listen), buf, sizeof(buf)),
+                port);
+    }
+    *out = m;
+    return 0;
+}
+
 static void main_coro(void *arg)
 {
     int sfd = *(int *)arg;
-    ringo_http_server *s;
-    int r = ringo_http_server_new(&opt.http, &s);
+    ringo_http_server *s, *ms = NULL;
     ringo_http_static *st = NULL;
+    opt.status = TOOL_EXIT_FAIL; /* until it serves */
+    int r = ringo_http_server_new(&opt.http, &s);
     if (r < 0) {
-        fprintf(stderr, "ringo-httpd: %s\n", ringo_strerror(r));
+        fprintf(stderr, PROG ": %s\n", ringo_strerror(r));
         return;
     }
     ringo_http_route(s, "GET", "/plaintext", 0, plaintext, NULL);
@@ -124,7 +213,7 @@ static void main_coro(void *arg)
     if (opt.root) {
         r = ringo_http_static_new(opt.root, "/", &st);
         if (r < 0) {
-            fprintf(stderr, "ringo-httpd: --root %s: %s\n", opt.root, ringo_strerror(r));
+            fprintf(stderr, PROG ": --root %s: %s\n", opt.root, ringo_strerror(r));
             ringo_http_server_free(s);
             return;
         }
@@ -135,16 +224,26 @@ static void main_coro(void *arg)
     int port = 0;
     r = ringo_http_start(s, &opt.addr, &port);
     if (r < 0) {
-        fprintf(stderr, "ringo-httpd: listen on %s:%d: %s\n", opt.host, opt.port,
-                ringo_strerror(r));
+        char a[128];
+        ringo_addr_format(&opt.addr, a, sizeof(a));
+        fprintf(stderr, PROG ": listen on %s: %s\n", a, ringo_strerror(r));
         ringo_http_static_free(st);
         ringo_http_server_free(s);
         return;
     }
-    if (!opt.quiet)
-        fprintf(stderr, "ringo-httpd: listening on http://%s:%d/ (%d worker(s), backend %s)\n",
-                strcmp(opt.host, "*") ? opt.host : "127.0.0.1", port, ringo_workers(),
+    if (opt.metrics_listen && start_metrics_server(s, &ms) < 0) {
+        ringo_http_shutdown(s, RINGO_FOREVER);
+        ringo_http_static_free(st);
+        ringo_http_server_free(s);
+        return;
+    }
+    opt.status = TOOL_EXIT_OK;
+    if (!opt.quiet) {
+        char buf[128];
+        fprintf(stderr, PROG ": listening on http://%s:%d/ (%d worker(s), backend %s)\n",
+                url_host(opt.host, (int)strlen(opt.host), buf, sizeof(buf)), port, ringo_workers(),
                 ringo_backend_name());
+    }
     struct sigwatch sw = {sfd, s, 0};
     ringo_coro *watch = NULL;
     if (ringo_fd_prepare(sfd) == 0)
@@ -156,9 +255,144 @@ static void main_coro(void *arg)
             ringo_cancel(watch);
         ringo_join(watch, RINGO_FOREVER);
     }
+    if (ms) {
+        /* the main server is done: let a scrape in flight finish, then stop */
+        ringo_http_shutdown(ms, RINGO_FOREVER);
+        ringo_http_server_free(ms);
+    }
     write_stats();
     ringo_http_static_free(st);
     ringo_http_server_free(s);
+}
+
+static int is_wildcard(const ringo_addr *a)
+{
+    if (a->ss.ss_family == AF_INET)
+        return ((const struct sockaddr_in *)&a->ss)->sin_addr.s_addr == htonl(INADDR_ANY);
+    return IN6_IS_ADDR_UNSPECIFIED(&((const struct sockaddr_in6 *)&a->ss)->sin6_addr);
+}
+
+/* Whether b would bind where a does: same fixed port, and the same
+ * address or a wildcard on either side. */
+static int same_listener(const ringo_addr *a, const ringo_addr *b)
+{
+    int port = ringo_addr_port(a);
+    if (port <= 0 || port != ringo_addr_port(b))
+        return 0;
+    if (is_wildcard(a) || is_wildcard(b))
+        return 1;
+    char ta[128], tb[128];
+    ringo_addr_format(a, ta, sizeof(ta));
+    ringo_addr_format(b, tb, sizeof(tb));
+    return strcmp(ta, tb) == 0;
+}
+
+/* Returns -1 to go on, else the exit status. */
+static int parse_args(int argc, char **argv, ringo_config *cfg)
+{
+    enum { OPT_METRICS_LISTEN = 0x100, OPT_VERSION };
+    static const struct option longopts[] = {
+        {"port", required_argument, 0, 'p'},
+        {"host", required_argument, 0, 'H'},
+        {"workers", required_argument, 0, 'w'},
+        {"backend", required_argument, 0, 'b'},
+        {"root", required_argument, 0, 'r'},
+        {"metrics", no_argument, 0, 'm'},
+        {"metrics-listen", required_argument, 0, OPT_METRICS_LISTEN},
+        {"quiet", no_argument, 0, 'q'},
+        {"max-conns", required_argument, 0, 'C'},
+        {"max-conns-per-ip", required_argument, 0, 'I'},
+        {"stats-file", required_argument, 0, 's'},
+        {"help", no_argument, 0, 'h'},
+        {"version", no_argument, 0, OPT_VERSION},
+        {0, 0, 0, 0},
+    };
+    static const char *const backends[] = {"auto", "uring", "epoll", NULL};
+    int c, i;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":p:H:w:b:r:mqC:I:s:h", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'p':
+            if (flag_int(PROG, "--port", optarg, 0, 65535, &opt.port) < 0)
+                return TOOL_EXIT_USAGE;
+            break;
+        case 'H':
+            opt.host = optarg;
+            break;
+        case 'w':
+            if (flag_int(PROG, "--workers", optarg, 0, 1024, &cfg->workers) < 0)
+                return TOOL_EXIT_USAGE;
+            break;
+        case 'b':
+            if (flag_choice(PROG, "--backend", optarg, backends, &i) < 0)
+                return TOOL_EXIT_USAGE;
+            cfg->backend = backends[i];
+            break;
+        case 'r':
+            opt.root = optarg;
+            break;
+        case 'm':
+            opt.metrics = 1;
+            break;
+        case OPT_METRICS_LISTEN:
+            if (flag_hostport(PROG, "--metrics-listen", optarg, &opt.metrics_addr) < 0)
+                return TOOL_EXIT_USAGE;
+            opt.metrics_listen = optarg;
+            break;
+        case 'q':
+            opt.quiet = 1;
+            break;
+        case 'C':
+            if (flag_int(PROG, "--max-conns", optarg, 0, INT_MAX, &i) < 0)
+                return TOOL_EXIT_USAGE;
+            opt.http.max_conns = (unsigned)i;
+            break;
+        case 'I':
+            if (flag_int(PROG, "--max-conns-per-ip", optarg, 0, INT_MAX, &i) < 0)
+                return TOOL_EXIT_USAGE;
+            opt.http.max_conns_per_ip = (unsigned)i;
+            break;
+        case 's':
+            opt.stats_file = optarg;
+            break;
+        case 'h':
+            usage(stdout);
+            return TOOL_EXIT_OK;
+        case OPT_VERSION:
+            printf(PROG " %s\n", RINGO_VERSION_STRING);
+            return TOOL_EXIT_OK;
+        default:
+            return flag_getopt_error(PROG, c, argv, longopts);
+        }
+    }
+    int r = flag_no_operands(PROG, argc, argv);
+    if (r >= 0)
+        return r;
+    if (flag_host_and_port(PROG, "--host", opt.host, opt.port, &opt.addr) < 0)
+        return TOOL_EXIT_USAGE;
+    if (opt.metrics_listen && same_listener(&opt.addr, &opt.metrics_addr)) {
+        fprintf(stderr, PROG ": --metrics-listen %s: the main server listens there already\n",
+                opt.metrics_listen);
+        return TOOL_EXIT_USAGE;
+    }
+    return -1;
+}
+
+/* --root must name a directory: said before anything starts. */
+static int check_root(void)
+{
+    struct stat sb;
+    if (!opt.root)
+        return 0;
+    if (stat(opt.root, &sb) < 0) {
+        fprintf(stderr, PROG ": --root %s: %s\n", opt.root, strerror(errno));
+        return -1;
+    }
+    if (!S_ISDIR(sb.st_mode)) {
+        fprintf(stderr, PROG ": --root %s: not a directory\n", opt.root);
+        return -1;
+    }
+    return 0;
 }
 
 int main(int argc, char **argv)
@@ -171,70 +405,11 @@ int main(int argc, char **argv)
     ringo_config cfg;
     ringo_config_init(&cfg);
     ringo_http_config_init(&opt.http);
-    static const struct option longopts[] = {
-        {"port", required_argument, 0, 'p'},
-        {"host", required_argument, 0, 'H'},
-        {"workers", required_argument, 0, 'w'},
-        {"backend", required_argument, 0, 'b'},
-        {"root", required_argument, 0, 'r'},
-        {"metrics", no_argument, 0, 'm'},
-        {"quiet", no_argument, 0, 'q'},
-        {"max-conns", required_argument, 0, 'C'},
-        {"max-conns-per-ip", required_argument, 0, 'I'},
-        {"stats-file", required_argument, 0, 's'},
-        {"help", no_argument, 0, 'h'},
-        {0, 0, 0, 0},
-    };
-    int c;
-    while ((c = getopt_long(argc, argv, "p:H:w:b:r:mqC:I:s:h", longopts, NULL)) != -1) {
-        switch (c) {
-        case 'p':
-            opt.port = atoi(optarg);
-            break;
-        case 'H':
-            opt.host = optarg;
-            break;
-        case 'w':
-            cfg.workers = atoi(optarg);
-            break;
-        case 'b':
-            cfg.backend = optarg;
-            break;
-        case 'r':
-            opt.root = optarg;
-            break;
-        case 'm':
-            opt.metrics = 1;
-            break;
-        case 'q':
-            opt.quiet = 1;
-            break;
-        case 'C':
-            opt.http.max_conns = (unsigned)atol(optarg);
-            break;
-        case 'I':
-            opt.http.max_conns_per_ip = (unsigned)atol(optarg);
-            break;
-        case 's':
-            opt.stats_file = optarg;
-            break;
-        case 'h':
-            usage(stdout);
-            return 0;
-        default:
-            usage(stderr);
-            return 2;
-        }
-    }
-    char text[300];
-    if (strchr(opt.host, ':') && opt.host[0] != '[')
-        snprintf(text, sizeof(text), "[%s]:%d", opt.host, opt.port);
-    else
-        snprintf(text, sizeof(text), "%s:%d", opt.host, opt.port);
-    if (ringo_addr_parse(&opt.addr, text) < 0) {
-        fprintf(stderr, "ringo-httpd: bad address %s\n", text);
-        return 2;
-    }
+    int status = parse_args(argc, argv, &cfg);
+    if (status >= 0)
+        return status;
+    if (check_root() < 0)
+        return TOOL_EXIT_FAIL;
     /* The signals go to the signalfd: blocked here, before any thread
      * exists, so every worker inherits the mask. */
     sigset_t set;
@@ -253,8 +428,8 @@ int main(int argc, char **argv)
         cfg.verbose = 1;
     int r = ringo_main(&cfg, main_coro, &sfd);
     if (r < 0) {
-        fprintf(stderr, "ringo-httpd: %s\n", ringo_strerror(r));
-        return 1;
+        fprintf(stderr, PROG ": cannot start the ringo runtime: %s\n", ringo_strerror(r));
+        return TOOL_EXIT_FAIL;
     }
-    return 0;
+    return opt.status;
 }

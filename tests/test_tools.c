@@ -1,0 +1,623 @@
+/* The tools' command lines and start-up, run as the real binaries
+ * (ringo-httpd, ringo-echo, ringo-bench next to ringo-tests): a bad flag
+ * exits 2 naming the flag and the value; a start-up failure (--root
+ * missing, a port it may not bind, a port in use) exits 1 saying why;
+ * --help lists the flags with their defaults; --version; and
+ * ringo-httpd --metrics-listen serves /metrics on that address only. The
+ * children inherit RINGO_BACKEND, so the I/O cases run on each backend. */
+#include "t.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <libgen.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+
+#define MS  1000000LL
+#define SEC 1000000000LL
+
+/* How long a tool may take to exit or start: generous, the machine may be
+ * loaded; a correct tool takes milliseconds. */
+#define TOOL_WAIT_MS 20000
+
+#define NOBODY 65534
+
+/* A child's exit codes for "could not become nobody", never a tool's. */
+#define CHILD_NO_SETUID 125
+#define CHILD_NO_ACCESS 124
+
+static int64_t mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * SEC + ts.tv_nsec;
+}
+
+/* The binary `name` built next to ringo-tests; skips the case if absent. */
+static void tool_path(const char *name, char *path, size_t len)
+{
+    char exe[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+    T_ASSERT(n > 0);
+    exe[n] = 0;
+    snprintf(path, len, "%s/%s", dirname(exe), name);
+    struct stat sb;
+    if (stat(path, &sb) != 0)
+        T_SKIP("%s not built (make %s)", path, path);
+}
+
+/* A running tool with its stdout and stderr collected. */
+typedef struct proc {
+    pid_t pid;
+    int out_fd, err_fd; /* -1 once at EOF */
+    char out[16384], err[32768];
+    size_t out_len, err_len;
+    int status; /* waitpid status once reaped */
+    int reaped;
+} proc;
+
+static void spawn(proc *p, const char *path, const char *const *argv, int as_nobody)
+{
+    int o[2], e[2];
+    T_ASSERT(pipe2(o, O_CLOEXEC) == 0 && pipe2(e, O_CLOEXEC) == 0);
+    memset(p, 0, sizeof(*p));
+    fflush(NULL);
+    p->pid = fork();
+    T_ASSERT(p->pid >= 0);
+    if (p->pid == 0) {
+        dup2(o[1], 1);
+        dup2(e[1], 2);
+        if (as_nobody) {
+            if (setgroups(0, NULL) != 0 || setgid(NOBODY) != 0 || setuid(NOBODY) != 0)
+                _exit(CHILD_NO_SETUID);
+            if (access(path, X_OK) != 0)
+                _exit(CHILD_NO_ACCESS);
+        }
+        execv(path, (char *const *)argv);
+        _exit(127);
+    }
+    close(o[1]);
+    close(e[1]);
+    p->out_fd = o[0];
+    p->err_fd = e[0];
+}
+
+/* Read what is there (waiting up to ms for the first bytes). */
+static void pump(proc *p, int ms)
+{
+    struct pollfd fds[2] = {{p->out_fd, POLLIN, 0}, {p->err_fd, POLLIN, 0}};
+    if (p->out_fd < 0 && p->err_fd < 0)
+        return;
+    if (poll(fds, 2, ms) <= 0)
+        return;
+    int *fdp[2] = {&p->out_fd, &p->err_fd};
+    char *buf[2] = {p->out, p->err};
+    size_t *len[2] = {&p->out_len, &p->err_len};
+    size_t cap[2] = {sizeof(p->out), sizeof(p->err)};
+    for (int i = 0; i < 2; i++) {
+        if (*fdp[i] < 0 || !(fds[i].revents & (POLLIN | POLLHUP | POLLERR)))
+            continue;
+        char tmp[4096];
+        ssize_t n = read(*fdp[i], tmp, sizeof(tmp));
+        if (n <= 0) {
+            close(*fdp[i]);
+            *fdp[i] = -1;
+            continue;
+        }
+        size_t room = cap[i] - 1 - *len[i];
+        size_t take = (size_t)n < room ? (size_t)n : room;
+        memcpy(buf[i] + *len[i], tmp, take);
+        *len[i] += take;
+        buf[i][*len[i]] = 0;
+    }
+}
+
+static void kill_proc(proc *p)
+{
+    if (!p->reaped) {
+        kill(p->pid, SIGKILL);
+        waitpid(p->pid, &p->status, 0);
+        p->reaped = 1;
+    }
+    if (p->out_fd >= 0)
+        close(p->out_fd);
+    if (p->err_fd >= 0)
+        close(p->err_fd);
+    p->out_fd = p->err_fd = -1;
+}
+
+/* Wait until stderr holds needle (1) or ms passed or the tool exited
+ * without printing it (0). */
+static int wait_err(proc *p, const char *needle, int ms)
+{
+    int64_t end = mono_ns() + ms * MS;
+    while (!strstr(p->err, needle)) {
+        if (mono_ns() > end || p->err_fd < 0)
+            return 0;
+        pump(p, 50);
+    }
+    return 1;
+}
+
+/* Collect everything until the tool exits; its exit status, or -1 for a
+ * signal. Fails the case if it does not exit within ms. */
+static int finish(proc *p, int ms)
+{
+    int64_t end = mono_ns() + ms * MS;
+    while (p->out_fd >= 0 || p->err_fd >= 0) {
+        if (mono_ns() > end) {
+            kill_proc(p);
+            T_FAIL("the tool did not exit within %d ms; stderr:\n%s", ms, p->err);
+        }
+        pump(p, 50);
+    }
+    while (!p->reaped) {
+        pid_t w = waitpid(p->pid, &p->status, WNOHANG);
+        if (w == p->pid) {
+            p->reaped = 1;
+        } else {
+            if (mono_ns() > end) {
+                kill_proc(p);
+                T_FAIL("the tool closed its output but did not exit");
+            }
+            struct timespec ts = {0, 10 * 1000 * 1000};
+            nanosleep(&ts, NULL);
+        }
+    }
+    return WIFEXITED(p->status) ? WEXITSTATUS(p->status) : -1;
+}
+
+static int run(proc *p, const char *path, const char *const *argv, int as_nobody)
+{
+    spawn(p, path, argv, as_nobody);
+    return finish(p, TOOL_WAIT_MS);
+}
+
+static void describe(const char *const *argv, char *buf, size_t len)
+{
+    size_t n = 0;
+    buf[0] = 0;
+    for (int i = 0; argv[i] && n < len; i++)
+        n += (size_t)snprintf(buf + n, len - n, "%s%s", i ? " " : "", argv[i]);
+}
+
+/* ---- bad command lines: exit 2, the flag and the value named ---------- */
+
+typedef struct usage_case {
+    const char *tool;
+    const char *args[6];
+    const char *expect[3]; /* substrings of stderr */
+} usage_case;
+
+static const usage_case usage_cases[] = {
+    {"ringo-httpd", {"--port", "abc"}, {"--port", "'abc'", "not a number (0-65535)"}},
+    {"ringo-httpd", {"--port", "70000"}, {"--port", "'70000'", "out of range (0-65535)"}},
+    {"ringo-httpd", {"--port", "12x"}, {"--port", "'12x'", "not a number"}},
+    {"ringo-httpd", {"--port", ""}, {"--port", "''", "not a number"}},
+    {"ringo-httpd", {"--workers", "-1"}, {"--workers", "'-1'", "out of range"}},
+    {"ringo-httpd", {"--max-conns", "lots"}, {"--max-conns", "'lots'", "not a number"}},
+    {"ringo-httpd", {"--backend", "kqueue"}, {"--backend", "'kqueue'", "auto, uring, epoll"}},
+    {"ringo-httpd", {"--host", "nowhere"}, {"--host", "'nowhere'", "numeric"}},
+    {"ringo-httpd", {"--metrics-listen", "9090"}, {"--metrics-listen", "'9090'", "ADDR:PORT"}},
+    {"ringo-httpd",
+     {"--metrics-listen", "127.0.0.1:99999"},
+     {"--metrics-listen", "'99999'", "0-65535"}},
+    {"ringo-httpd",
+     {"--port", "8080", "--metrics-listen", "127.0.0.1:8080"},
+     {"--metrics-listen", "listens there already"}},
+    {"ringo-httpd", {"--bogus"}, {"unknown flag '--bogus'", "--help"}},
+    {"ringo-httpd", {"-x"}, {"unknown flag '-x'"}},
+    {"ringo-httpd", {"--port"}, {"--port", "missing value"}},
+    {"ringo-httpd", {"--quiet=yes"}, {"--quiet", "takes no value"}},
+    {"ringo-httpd", {"stray"}, {"unexpected argument 'stray'"}},
+    {"ringo-echo", {"--port", "abc"}, {"--port", "'abc'", "not a number (0-65535)"}},
+    {"ringo-echo", {"--port", "70000"}, {"--port", "'70000'", "out of range"}},
+    {"ringo-echo", {"--workers", "-1"}, {"--workers", "'-1'", "out of range"}},
+    {"ringo-echo", {"--buffer", "0"}, {"--buffer", "'0'", "out of range"}},
+    {"ringo-echo", {"--buffer", "lots"}, {"--buffer", "'lots'", "not a size"}},
+    {"ringo-echo", {"--bogus"}, {"unknown flag '--bogus'"}},
+    {"ringo-echo", {"--port"}, {"--port", "missing value"}},
+    {"ringo-bench", {"http", "--port", "abc"}, {"--port", "'abc'", "not a number (1-65535)"}},
+    {"ringo-bench", {"http", "--port", "70000"}, {"--port", "'70000'", "out of range"}},
+    {"ringo-bench", {"http", "--workers", "-1"}, {"--workers", "'-1'", "out of range"}},
+    {"ringo-bench", {"http", "-d", "soon"}, {"--duration", "'soon'", "not a duration"}},
+    {"ringo-bench", {"http", "--bogus"}, {"unknown flag '--bogus'"}},
+    {"ringo-bench", {"http", "--port"}, {"--port", "missing value"}},
+    {"ringo-bench", {"echo", "--addr", "127.0.0.1:1", "-c", "0"}, {"--conns", "'0'"}},
+    {"ringo-bench", {"echo", "--size", "1q"}, {"--size", "'1q'", "not a size"}},
+    {"ringo-bench", {"echo", "--pipeline"}, {"--pipeline", "missing value"}},
+    {"ringo-bench", {"nomode"}, {"unknown mode 'nomode'"}},
+};
+
+T_CASE(tools_bad_flags_exit_2, 0)
+{
+    for (size_t i = 0; i < sizeof(usage_cases) / sizeof(usage_cases[0]); i++) {
+        const usage_case *u = &usage_cases[i];
+        char path[PATH_MAX + 32];
+        tool_path(u->tool, path, sizeof(path));
+        const char *argv[8] = {u->tool};
+        for (int a = 0; a < 6 && u->args[a]; a++)
+            argv[a + 1] = u->args[a];
+        char what[256];
+        describe(argv, what, sizeof(what));
+        proc p;
+        int st = run(&p, path, argv, 0);
+        if (st != 2)
+            T_FAIL("%s: exit %d, expected 2; stderr:\n%s", what, st, p.err);
+        for (int k = 0; k < 3 && u->expect[k]; k++)
+            if (!strstr(p.err, u->expect[k]))
+                T_FAIL("%s: stderr lacks \"%s\":\n%s", what, u->expect[k], p.err);
+        if (strstr(p.err, "listening") || strstr(p.err, "Invalid argument"))
+            T_FAIL("%s: started or gave a bare errno:\n%s", what, p.err);
+        if (p.out_len)
+            T_FAIL("%s: printed on stdout:\n%s", what, p.out);
+    }
+}
+
+/* ---- --root: exit 1 before anything starts ----------------------------- */
+
+T_CASE(httpd_bad_root_exit_1, 0)
+{
+    char path[PATH_MAX + 32];
+    tool_path("ringo-httpd", path, sizeof(path));
+    proc p;
+    const char *missing[] = {"ringo-httpd", "--root", "/nonexistent/ringo-www",
+                             "--port",      "0",      NULL};
+    int st = run(&p, path, missing, 0);
+    if (st != 1 || !strstr(p.err, "--root /nonexistent/ringo-www") ||
+        !strstr(p.err, "No such file or directory") || strstr(p.err, "listening"))
+        T_FAIL("--root missing: exit %d; stderr:\n%s", st, p.err);
+
+    char file[] = "/tmp/ringo-tools-root-XXXXXX";
+    int fd = mkstemp(file);
+    T_ASSERT(fd >= 0);
+    close(fd);
+    const char *notdir[] = {"ringo-httpd", "--root", file, "--port", "0", NULL};
+    st = run(&p, path, notdir, 0);
+    unlink(file);
+    if (st != 1 || !strstr(p.err, file) || !strstr(p.err, "not a directory"))
+        T_FAIL("--root a file: exit %d; stderr:\n%s", st, p.err);
+}
+
+/* ---- --help and --version ---------------------------------------------- */
+
+static void check_help(const char *tool, const char *mode, const char *const *flags,
+                       const char *const *defaults)
+{
+    char path[PATH_MAX + 32];
+    tool_path(tool, path, sizeof(path));
+    const char *argv[] = {tool, mode ? mode : "--help", mode ? "--help" : NULL, NULL};
+    proc p;
+    int st = run(&p, path, argv, 0);
+    if (st != 0)
+        T_FAIL("%s %s --help: exit %d; stderr:\n%s", tool, mode ? mode : "", st, p.err);
+    for (int i = 0; flags[i]; i++) {
+        /* the flag as a word of its own, not a prefix of a longer one */
+        char word[64];
+        snprintf(word, sizeof(word), "%s ", flags[i]);
+        char word_nl[64];
+        snprintf(word_nl, sizeof(word_nl), "%s\n", flags[i]);
+        if (!strstr(p.out, word) && !strstr(p.out, word_nl))
+            T_FAIL("%s --help does not list %s:\n%s", tool, flags[i], p.out);
+    }
+    for (int i = 0; defaults[i]; i++)
+        if (!strstr(p.out, defaults[i]))
+            T_FAIL("%s --help lacks \"%s\":\n%s", tool, defaults[i], p.out);
+}
+
+T_CASE(tools_help_lists_flags_and_defaults, 0)
+{
+    static const char *const httpd_flags[] = {"--port",
+                                              "--host",
+                                              "--workers",
+                                              "--backend",
+                                              "--root",
+                                              "--metrics",
+                                              "--metrics-listen ADDR:PORT",
+                                              "--max-conns",
+                                              "--max-conns-per-ip",
+                                              "--stats-file",
+                                              "--quiet",
+                                              "--help",
+                                              "--version",
+                                              NULL};
+    static const char *const httpd_defaults[] = {
+        "(default 8080)", "(default *)", "(default 100000)", "(default auto", "(default 0", NULL};
+    check_help("ringo-httpd", NULL, httpd_flags, httpd_defaults);
+
+    static const char *const echo_flags[] = {"--port",       "--host",    "--workers", "--backend",
+                                             "--stats-file", "--quiet",   "--copy",    "--buffer",
+                                             "--help",       "--version", NULL};
+    static const char *const echo_defaults[] = {"(default 7000)", "(default *)", "16k", NULL};
+    check_help("ringo-echo", NULL, echo_flags, echo_defaults);
+
+    static const char *const bench_http_flags[] = {
+        "--host", "--port", "--path", "--conns", "--duration", "--workers", "--backend", NULL};
+    static const char *const bench_http_defaults[] = {"(default 8080)", "(default /plaintext)",
+                                                      NULL};
+    check_help("ringo-bench", "http", bench_http_flags, bench_http_defaults);
+}
+
+T_CASE(tools_version, 0)
+{
+    static const char *const tools[] = {"ringo-httpd", "ringo-echo", "ringo-bench"};
+    for (int i = 0; i < 3; i++) {
+        char path[PATH_MAX + 32];
+        tool_path(tools[i], path, sizeof(path));
+        const char *argv[] = {tools[i], "--version", NULL};
+        proc p;
+        int st = run(&p, path, argv, 0);
+        if (st != 0 || !strstr(p.out, tools[i]) || !strstr(p.out, RINGO_VERSION_STRING))
+            T_FAIL("%s --version: exit %d; stdout:\n%s\nstderr:\n%s", tools[i], st, p.out, p.err);
+    }
+}
+
+/* ---- start-up failures of the servers: exit 1 with the reason ---------- */
+
+static int read_int_file(const char *file, int fallback)
+{
+    FILE *f = fopen(file, "r");
+    int v = fallback;
+    if (f) {
+        if (fscanf(f, "%d", &v) != 1)
+            v = fallback;
+        fclose(f);
+    }
+    return v;
+}
+
+T_CASE(tools_privileged_port_exit_1, T_IO)
+{
+    if (read_int_file("/proc/sys/net/ipv4/ip_unprivileged_port_start", 1024) <= 80)
+        T_SKIP("net.ipv4.ip_unprivileged_port_start <= 80: anyone may bind port 80 here");
+    static const char *const tools[] = {"ringo-httpd", "ringo-echo"};
+    for (int i = 0; i < 2; i++) {
+        char path[PATH_MAX + 32];
+        tool_path(tools[i], path, sizeof(path));
+        const char *argv[] = {tools[i],    "--port",    "80", "--host",
+                              "127.0.0.1", "--workers", "1",  NULL};
+        proc p;
+        int st = run(&p, path, argv, 1);
+        if (st == CHILD_NO_SETUID)
+            T_SKIP("cannot become uid %d here", NOBODY);
+        if (st == CHILD_NO_ACCESS)
+            T_SKIP("uid %d cannot execute %s", NOBODY, path);
+        if (st != 1 || !strstr(p.err, "listen on 127.0.0.1:80: Permission denied"))
+            T_FAIL("%s --port 80 as uid %d: exit %d; stderr:\n%s", tools[i], NOBODY, st, p.err);
+        if (strstr(p.err, "listening"))
+            T_FAIL("%s claims to listen:\n%s", tools[i], p.err);
+    }
+}
+
+/* A listener of the test's own on 127.0.0.1 (no SO_REUSEPORT): nobody
+ * else can bind its port. */
+static int hold_port(int *port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    T_ASSERT(fd >= 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    T_ASSERT(bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0);
+    T_ASSERT(listen(fd, 1) == 0);
+    socklen_t sl = sizeof(sa);
+    T_ASSERT(getsockname(fd, (struct sockaddr *)&sa, &sl) == 0);
+    *port = ntohs(sa.sin_port);
+    return fd;
+}
+
+T_CASE(tools_port_in_use_exit_1, T_IO)
+{
+    int port;
+    int held = hold_port(&port);
+    char port_s[16], where[64];
+    snprintf(port_s, sizeof(port_s), "%d", port);
+    snprintf(where, sizeof(where), "127.0.0.1:%d", port);
+    char path[PATH_MAX + 32], expect[128];
+    proc p;
+
+    tool_path("ringo-echo", path, sizeof(path));
+    const char *echo[] = {"ringo-echo", "--port",    port_s, "--host",
+                          "127.0.0.1",  "--workers", "1",    NULL};
+    int st = run(&p, path, echo, 0);
+    snprintf(expect, sizeof(expect), "listen on %s: Address already in use", where);
+    if (st != 1 || !strstr(p.err, expect))
+        T_FAIL("ringo-echo on a port in use: exit %d; stderr:\n%s", st, p.err);
+
+    tool_path("ringo-httpd", path, sizeof(path));
+    const char *httpd[] = {"ringo-httpd", "--port",    port_s, "--host",
+                           "127.0.0.1",   "--workers", "1",    NULL};
+    st = run(&p, path, httpd, 0);
+    if (st != 1 || !strstr(p.err, expect))
+        T_FAIL("ringo-httpd on a port in use: exit %d; stderr:\n%s", st, p.err);
+
+    /* the second server failing takes the first one down too */
+    const char *metrics[] = {"ringo-httpd", "--port",    "0", "--host",
+                             "127.0.0.1",   "--workers", "1", "--metrics-listen",
+                             where,         NULL};
+    st = run(&p, path, metrics, 0);
+    snprintf(expect, sizeof(expect), "--metrics-listen: listen on %s: Address already in use",
+             where);
+    if (st != 1 || !strstr(p.err, expect) || strstr(p.err, "listening on"))
+        T_FAIL("ringo-httpd --metrics-listen on a port in use: exit %d; stderr:\n%s", st, p.err);
+    close(held);
+}
+
+/* ---- --metrics-listen -------------------------------------------------- */
+
+/* GET path from 127.0.0.1:port with Connection: close; *body points into
+ * buf. Returns the status code, or -1. */
+static int http_get(int port, const char *path, char *buf, size_t len, const char **body)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    T_ASSERT(fd >= 0);
+    struct timeval tv = {10, 0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+    struct sockaddr_in sa = {.sin_family = AF_INET,
+                             .sin_port = htons((uint16_t)port),
+                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
+        close(fd);
+        return -1;
+    }
+    char req[256];
+    int n =
+        snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n", path);
+    if (send(fd, req, (size_t)n, MSG_NOSIGNAL) != n) {
+        close(fd);
+        return -1;
+    }
+    size_t got = 0;
+    ssize_t r;
+    while (got < len - 1 && (r = recv(fd, buf + got, len - 1 - got, 0)) > 0)
+        got += (size_t)r;
+    close(fd);
+    buf[got] = 0;
+    int status;
+    if (sscanf(buf, "HTTP/1.1 %d", &status) != 1)
+        return -1;
+    char *b = strstr(buf, "\r\n\r\n");
+    *body = b ? b + 4 : buf + got;
+    return status;
+}
+
+/* The value of a counter line "name value" in a Prometheus text body. */
+static long long metric(const char *body, const char *name)
+{
+    size_t nl = strlen(name);
+    for (const char *p = body; (p = strstr(p, name)); p += nl)
+        if ((p == body || p[-1] == '\n') && p[nl] == ' ')
+            return atoll(p + nl + 1);
+    return -1;
+}
+
+/* The port in the line "<prefix>N" of stderr. */
+static int port_after(const proc *p, const char *prefix)
+{
+    const char *s = strstr(p->err, prefix);
+    return s ? atoi(s + strlen(prefix)) : -1;
+}
+
+static void start_httpd(proc *p, const char *path, const char *const *argv)
+{
+    spawn(p, path, argv, 0);
+    if (!wait_err(p, "ringo-httpd: listening on http://127.0.0.1:", TOOL_WAIT_MS)) {
+        kill_proc(p);
+        T_FAIL("ringo-httpd did not start; stderr:\n%s", p->err);
+    }
+    if (strcmp(t_backend(), "auto") && !strstr(p->err, t_backend())) {
+        kill_proc(p);
+        T_FAIL("ringo-httpd is not on backend %s:\n%s", t_backend(), p->err);
+    }
+}
+
+static void stop_httpd(proc *p)
+{
+    kill(p->pid, SIGTERM);
+    int st = finish(p, TOOL_WAIT_MS);
+    if (st != 0)
+        T_FAIL("ringo-httpd after SIGTERM: exit %d; stderr:\n%s", st, p->err);
+}
+
+T_CASE(httpd_metrics_listen_only_there, T_IO | T_SLOW)
+{
+    char path[PATH_MAX + 32];
+    tool_path("ringo-httpd", path, sizeof(path));
+    const char *argv[] = {"ringo-httpd", "--port",    "0", "--host",
+                          "127.0.0.1",   "--workers", "1", "--metrics-listen",
+                          "127.0.0.1:0", NULL};
+    proc p;
+    start_httpd(&p, path, argv);
+    int port = port_after(&p, "listening on http://127.0.0.1:");
+    int mport = port_after(&p, "metrics on http://127.0.0.1:");
+    if (port <= 0 || mport <= 0 || port == mport) {
+        kill_proc(&p);
+        T_FAIL("ports %d and %d from stderr:\n%s", port, mport, p.err);
+    }
+    static char buf[256 * 1024];
+    const char *body;
+
+    /* the main port: the routes, but no /metrics */
+    int st = http_get(port, "/plaintext", buf, sizeof(buf), &body);
+    if (st != 200 || strcmp(body, "Hello, World!") != 0) {
+        kill_proc(&p);
+        T_FAIL("main port /plaintext: %d\n%s", st, buf);
+    }
+    st = http_get(port, "/metrics", buf, sizeof(buf), &body);
+    if (st != 404) {
+        kill_proc(&p);
+        T_FAIL("main port /metrics: %d, expected 404\n%.300s", st, buf);
+    }
+
+    /* the metrics address: /metrics with the main server's counters (the
+     * two requests above; a scrape is not one of them), nothing else */
+    long long reqs = -1;
+    int64_t end = mono_ns() + 10 * SEC;
+    do {
+        st = http_get(mport, "/metrics", buf, sizeof(buf), &body);
+        if (st != 200) {
+            kill_proc(&p);
+            T_FAIL("metrics port /metrics: %d\n%.300s", st, buf);
+        }
+        reqs = metric(body, "ringo_http_requests_total");
+    } while (reqs < 2 && mono_ns() < end);
+    if (reqs != 2) {
+        kill_proc(&p);
+        T_FAIL("ringo_http_requests_total %lld after 2 requests on the main port:\n%.2000s", reqs,
+               body);
+    }
+    st = http_get(mport, "/metrics", buf, sizeof(buf), &body);
+    if (st != 200 || metric(body, "ringo_http_requests_total") != 2) {
+        kill_proc(&p);
+        T_FAIL("a scrape counted as a main-server request:\n%.2000s", body);
+    }
+    st = http_get(mport, "/plaintext", buf, sizeof(buf), &body);
+    if (st != 404) {
+        kill_proc(&p);
+        T_FAIL("metrics port /plaintext: %d, expected 404", st);
+    }
+
+    /* ringo-bench against it: its flags still parse, it exits 0 */
+    char bench[PATH_MAX + 32], port_s[16];
+    tool_path("ringo-bench", bench, sizeof(bench));
+    snprintf(port_s, sizeof(port_s), "%d", port);
+    const char *bargv[] = {"ringo-bench", "http",      "--port", port_s, "-c",     "2", "-d",
+                           "1s",          "--workers", "1",      "-q",   "--json", NULL};
+    proc b;
+    int bst = run(&b, bench, bargv, 0);
+    if (bst != 0) {
+        kill_proc(&p);
+        T_FAIL("ringo-bench http: exit %d\nstdout:\n%s\nstderr:\n%s", bst, b.out, b.err);
+    }
+    stop_httpd(&p);
+}
+
+T_CASE(httpd_metrics_and_metrics_listen, T_IO | T_SLOW)
+{
+    char path[PATH_MAX + 32];
+    tool_path("ringo-httpd", path, sizeof(path));
+    const char *argv[] = {"ringo-httpd",      "--port",      "0", "--host",
+                          "127.0.0.1",        "--workers",   "1", "--metrics",
+                          "--metrics-listen", "127.0.0.1:0", NULL};
+    proc p;
+    start_httpd(&p, path, argv);
+    int port = port_after(&p, "listening on http://127.0.0.1:");
+    int mport = port_after(&p, "metrics on http://127.0.0.1:");
+    static char buf[256 * 1024];
+    const char *body;
+    int a = http_get(port, "/metrics", buf, sizeof(buf), &body);
+    int b = http_get(mport, "/metrics", buf, sizeof(buf), &body);
+    if (a != 200 || b != 200) {
+        kill_proc(&p);
+        T_FAIL("--metrics with --metrics-listen: main %d, metrics %d; stderr:\n%s", a, b, p.err);
+    }
+    stop_httpd(&p);
+}
