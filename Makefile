@@ -10,10 +10,13 @@
 #                   summarised in bench/RESULTS.md)
 #   make install    PREFIX=/usr/local: libringo.a, libringo.so, headers, ringo.pc
 #   make SAN=asan   (asan = ASan+UBSan, ubsan, tsan) builds into build-$(SAN)/
+#   make FAULT=1    test-only fault injection (src/base/fault.h) into build-fault/
+#                   (with SAN=asan: build-asan-fault/)
 #   make format / make format-check
 
 SAN ?=
-BUILD ?= build$(if $(SAN),-$(SAN),)
+FAULT ?=
+BUILD ?= build$(if $(SAN),-$(SAN),)$(if $(FAULT),-fault,)
 PREFIX ?= /usr/local
 CC ?= cc
 ifeq ($(origin CC),default)
@@ -35,6 +38,10 @@ LDFLAGS += -fsanitize=undefined
 else ifeq ($(SAN),tsan)
 CFLAGS += -fsanitize=thread
 LDFLAGS += -fsanitize=thread
+endif
+# test-only fault injection (src/base/fault.h): short I/O, resets, ENOMEM
+ifneq ($(FAULT),)
+CFLAGS += -DRINGO_FAULT
 endif
 
 LIB_C := $(sort $(wildcard src/base/*.c src/sched/*.c src/io/*.c src/net/*.c src/sync/*.c src/http/*.c))
@@ -175,6 +182,6 @@ format-check:
 	@clang-format --dry-run --Werror $(FORMAT_FILES) && echo "format: ok"
 
 clean:
-	rm -rf build build-asan build-ubsan build-tsan build-fuzz
+	rm -rf build build-asan build-ubsan build-tsan build-fuzz build-fault build-asan-fault
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
