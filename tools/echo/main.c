@@ -30,6 +30,7 @@
 #include <ringo.h>
 
 #include "../common/flags.h"
+#include "../common/rlimit.h"
 
 #define PROG "ringo-echo"
 
@@ -287,13 +288,7 @@ static int parse_args(int argc, char **argv, ringo_config *cfg)
 
 int main(int argc, char **argv)
 {
-    /* A server holds one fd per connection: take the hard limit, as Go's
-     * runtime does at start-up. */
-    struct rlimit rl;
-    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
-        rl.rlim_cur = rl.rlim_max;
-        setrlimit(RLIMIT_NOFILE, &rl);
-    }
+    tool_raise_fd_limit();
     ringo_config cfg;
     ringo_config_init(&cfg);
     int status = parse_args(argc, argv, &cfg);

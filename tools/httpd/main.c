@@ -33,6 +33,7 @@
 #include <ringo.h>
 
 #include "../common/flags.h"
+#include "../common/rlimit.h"
 
 #define PROG "ringo-httpd"
 
@@ -397,11 +398,7 @@ static int check_root(void)
 
 int main(int argc, char **argv)
 {
-    struct rlimit rl;
-    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
-        rl.rlim_cur = rl.rlim_max;
-        setrlimit(RLIMIT_NOFILE, &rl);
-    }
+    tool_raise_fd_limit();
     ringo_config cfg;
     ringo_config_init(&cfg);
     ringo_http_config_init(&opt.http);
