@@ -125,9 +125,11 @@ static void drain_client(void *arg)
     T_OK(ringo_addr_parse(&a, text));
     int64_t end = ringo_deadline_in(20 * SEC);
     int fd;
-    while ((fd = ringo_tcp_connect(&a, end)) >= 0 && ringo_now() < end) {
-        /* a listener not closed yet (another worker's): look again soon */
-        ringo_close(fd);
+    while (((fd = ringo_tcp_connect(&a, end)) >= 0 || fd == -ECONNRESET) && ringo_now() < end) {
+        /* a listener not closed yet (another worker's), or one closed
+         * with our connection in its backlog (a reset): look again soon */
+        if (fd >= 0)
+            ringo_close(fd);
         ringo_sleep(2 * 1000000);
     }
     T_EQ(fd, -ECONNREFUSED);
