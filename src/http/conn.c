@@ -282,27 +282,35 @@ static int window_to_own(struct rh_conn *c, bool release)
     return 0;
 }
 
-/* Read more bytes into own after the window. 0 at end of stream. What is
- * queued goes out first: an answer that is ready never waits behind bytes
- * that may never come. */
-static ssize_t read_more(struct rh_conn *c, int64_t deadline)
+/* Every read from the client: what is queued goes out first (an answer
+ * that is ready never waits behind bytes that may never come), and the
+ * bytes, timeouts and the end of stream are counted. */
+static ssize_t conn_read(struct rh_conn *c, void *buf, size_t len, int64_t deadline)
 {
     int r = rh_flush(c);
     if (r < 0)
         return r;
-    if (c->end >= c->own_cap && (c->keep || own_reserve(c, c->own_cap * 2) < 0))
-        return -ENOBUFS;
+    ssize_t n = ringo_read(c->fd, buf, len, deadline);
+    if (n > 0)
+        rh_stat_add(c->w, RH_STAT(bytes_in), (uint64_t)n);
+    else if (n == 0)
+        c->peer_eof = true;
+    else if (n == -ETIMEDOUT)
+        rh_stat_add(c->w, RH_STAT(timeouts), 1);
+    return n;
+}
+
+/* Read more bytes into own after the window (growing own while no head
+ * lives in it). 0 at end of stream. */
+static ssize_t read_more(struct rh_conn *c, int64_t deadline)
+{
+    if (c->end >= c->own_cap && !c->keep && own_reserve(c, c->own_cap * 2) < 0)
+        return -ENOMEM;
     if (c->end >= c->own_cap)
         return -ENOBUFS;
-    ssize_t n = ringo_read(c->fd, c->own + c->end, c->own_cap - c->end, deadline);
-    if (n > 0) {
+    ssize_t n = conn_read(c, c->own + c->end, c->own_cap - c->end, deadline);
+    if (n > 0)
         c->end += (size_t)n;
-        rh_stat_add(c->w, RH_STAT(bytes_in), (uint64_t)n);
-    } else if (n == 0) {
-        c->peer_eof = true;
-    } else if (n == -ETIMEDOUT) {
-        rh_stat_add(c->w, RH_STAT(timeouts), 1);
-    }
     return n;
 }
 
@@ -373,21 +381,11 @@ ssize_t ringo_http_body_read(ringo_http_req *req, void *buf, size_t len, int64_t
             memcpy(buf, c->win + c->start, (size_t)n);
             c->start += (size_t)n;
         } else {
-            /* straight into the caller's buffer, never past the body;
-             * what is queued goes out first (see read_more) */
-            int r = rh_flush(c);
-            if (r < 0)
-                return r;
+            /* straight into the caller's buffer, never past the body */
             int64_t dl = min_deadline(deadline, ringo_deadline_in(s->cfg.read_timeout_ns));
-            n = ringo_read(c->fd, buf, want, dl);
-            if (n <= 0) {
-                if (n == 0)
-                    c->peer_eof = true;
-                else if (n == -ETIMEDOUT)
-                    rh_stat_add(c->w, RH_STAT(timeouts), 1);
+            n = conn_read(c, buf, want, dl);
+            if (n <= 0)
                 return read_failed(req, n);
-            }
-            rh_stat_add(c->w, RH_STAT(bytes_in), (uint64_t)n);
         }
         req->body_left -= (uint64_t)n;
         req->body_done = req->body_left == 0;
@@ -589,8 +587,7 @@ static void serve(struct rh_conn *c)
         int rc = rhp_parse(c->win + c->start, c->end - c->start, scanned, &lim, &req.r, hdrs);
         if (rc == RHP_INCOMPLETE) {
             scanned = c->end - c->start;
-            /* answers already queued go out before we wait for more */
-            if (rh_flush(c) < 0 || window_to_own(c, true) < 0)
+            if (window_to_own(c, true) < 0) /* read_more flushes what is queued */
                 return;
             int64_t dl = min_deadline(ringo_deadline_in(s->cfg.read_timeout_ns),
                                       head_start + s->cfg.header_timeout_ns);
