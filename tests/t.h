@@ -124,6 +124,12 @@ int t_listen(ringo_addr *addr);
  * the case on error. */
 void t_tcp_pair(int *client, int *server);
 
+/* Make io_uring_setup fail with EPERM for this process from now on (a
+ * seccomp filter; it dies with the process, so call it in a child).
+ * Returns 0, -ENOTSUP on an architecture the filter is not written for,
+ * or the -errno of prctl/seccomp. */
+int t_deny_io_uring_setup(void);
+
 /* Deterministic pseudo-random numbers (xorshift64*), per caller state. */
 static inline uint64_t t_rand(uint64_t *s)
 {

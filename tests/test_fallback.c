@@ -5,49 +5,26 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <linux/audit.h>
-#include <linux/filter.h>
 #include <linux/io_uring.h>
-#include <linux/seccomp.h>
 #include <stddef.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/syscall.h>
 
 #define SEC 1000000000LL
 
-#if defined(__x86_64__)
-#define T_AUDIT_ARCH AUDIT_ARCH_X86_64
-#elif defined(__aarch64__)
-#define T_AUDIT_ARCH AUDIT_ARCH_AARCH64
-#endif
-
 /* io_uring_setup fails with EPERM for this process from now on. */
 static void deny_io_uring_setup(void)
 {
-#ifndef T_AUDIT_ARCH
-    T_SKIP("seccomp test written for x86_64 and aarch64 only");
-#else
-    struct sock_filter f[] = {
-        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)),
-        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, T_AUDIT_ARCH, 1, 0),
-        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
-        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
-        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_io_uring_setup, 0, 1),
-        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | (EPERM & SECCOMP_RET_DATA)),
-        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
-    };
-    struct sock_fprog prog = {(unsigned short)(sizeof(f) / sizeof(f[0])), f};
-    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
-        T_SKIP("PR_SET_NO_NEW_PRIVS: %s", strerror(errno));
-    if (syscall(__NR_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) != 0)
-        T_SKIP("seccomp filter unavailable: %s", strerror(errno));
+    int e = t_deny_io_uring_setup();
+    if (e == -ENOTSUP)
+        T_SKIP("seccomp test written for x86_64 and aarch64 only");
+    if (e < 0)
+        T_SKIP("seccomp filter unavailable: %s", strerror(-e));
     /* the filter works */
     struct io_uring_params p;
     memset(&p, 0, sizeof(p));
     long r = syscall(__NR_io_uring_setup, 4, &p);
     T_ASSERT(r == -1 && errno == EPERM);
-#endif
 }
 
 /* fd 2 into a pipe while the runtime runs (its log goes there). The

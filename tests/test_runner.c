@@ -9,21 +9,11 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <linux/audit.h>
-#include <linux/filter.h>
 #include <linux/io_uring.h>
-#include <linux/seccomp.h>
 #include <stddef.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
-
-#if defined(__x86_64__)
-#define RUN_AUDIT_ARCH AUDIT_ARCH_X86_64
-#elif defined(__aarch64__)
-#define RUN_AUDIT_ARCH AUDIT_ARCH_AARCH64
-#endif
 
 /* ---- hidden cases: what the runner is run on ---- */
 
@@ -83,25 +73,8 @@ static int run_runner(const char *name, const char *require, int deny, struct re
     pid_t pid = fork();
     T_ASSERT(pid >= 0);
     if (pid == 0) {
-        if (deny == DENY_URING) {
-#ifndef RUN_AUDIT_ARCH
+        if (deny == DENY_URING && t_deny_io_uring_setup() < 0)
             _exit(99);
-#else
-            struct sock_filter f[] = {
-                BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)),
-                BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, RUN_AUDIT_ARCH, 1, 0),
-                BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
-                BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
-                BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_io_uring_setup, 0, 1),
-                BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | (EPERM & SECCOMP_RET_DATA)),
-                BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
-            };
-            struct sock_fprog prog = {(unsigned short)(sizeof(f) / sizeof(f[0])), f};
-            if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 ||
-                syscall(__NR_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) != 0)
-                _exit(99);
-#endif
-        }
         if (require)
             setenv("RINGO_TEST_REQUIRE_URING", require, 1);
         else
