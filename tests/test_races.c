@@ -382,9 +382,17 @@ static void bp_main(void *arg)
      * holds one 16 KiB chunk. On io_uring the multishot receive keeps
      * taking bytes into the worker's buffer ring while the echo waits,
      * up to the whole ring (1024 x 16 KiB), then stops (-ENOBUFS). */
+#if !defined(__SANITIZE_THREAD__)
+    /* (not under TSan: its shadow of every page the echo copies from
+     * counts in the RSS too, about twice the ring again; the plain and
+     * ASan runs check the bound, the TSan run the races) */
     if (rss0 > 0 && rss1 - rss0 > 24 * 1024)
         T_FAIL("RSS grew %ld KiB while the client did not read (%zu bytes sent)", rss1 - rss0,
                sent);
+#else
+    (void)rss0;
+    (void)rss1;
+#endif
     /* and the echo kept nothing back: what was sent comes back, all of it */
     T_OK(ringo_shutdown(client, SHUT_WR));
     size_t got = 0;
