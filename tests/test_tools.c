@@ -621,3 +621,107 @@ T_CASE(httpd_metrics_and_metrics_listen, T_IO | T_SLOW)
     }
     stop_httpd(&p);
 }
+
+/* Wait until the server's end of the loopback connection `fd` has nothing
+ * unread (/proc/net/tcp rx_queue 0): what the client wrote is in the
+ * server's hands. Returns 0, or -1 after 5 s. */
+static int server_took_input(int fd)
+{
+    struct sockaddr_in me;
+    socklen_t ml = sizeof(me);
+    if (getsockname(fd, (struct sockaddr *)&me, &ml) != 0)
+        return -1;
+    unsigned want = ntohs(me.sin_port);
+    for (int tries = 0; tries < 500; tries++) {
+        FILE *f = fopen("/proc/net/tcp", "r");
+        if (!f)
+            return -1;
+        char line[512];
+        int seen = 0, empty = 0;
+        while (fgets(line, sizeof(line), f)) {
+            unsigned lport, rport, txq, rxq;
+            if (sscanf(line, " %*d: %*x:%x %*x:%x %*x %x:%x", &lport, &rport, &txq, &rxq) == 4 &&
+                rport == want) {
+                seen = 1;
+                empty = rxq == 0;
+            }
+        }
+        fclose(f);
+        if (seen && empty)
+            return 0;
+        struct timespec ts = {0, 10 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    return -1;
+}
+
+/* SIGTERM drains: a request still arriving keeps the server up (its head
+ * is not idle), a request completed during the drain is answered, and a
+ * second SIGTERM cuts the drain short with 128 + SIGTERM. The signals are
+ * the runtime's: the tool once read them from its own signalfd and
+ * ignored the second one. */
+T_CASE(httpd_sigterm_drains_second_stops, T_IO | T_SLOW)
+{
+    char path[PATH_MAX + 32];
+    tool_path("ringo-httpd", path, sizeof(path));
+    const char *argv[] = {"ringo-httpd", "--port", "0", "--host", "127.0.0.1", "--workers", "2",
+                          NULL};
+    proc p;
+    start_httpd(&p, path, argv);
+    int port = port_after(&p, "listening on http://127.0.0.1:");
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    int slow = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int done = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    T_ASSERT(slow >= 0 && done >= 0);
+    if (connect(slow, (struct sockaddr *)&sa, sizeof(sa)) != 0 ||
+        connect(done, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
+        kill_proc(&p);
+        T_FAIL("connect to ringo-httpd: %s", strerror(errno));
+    }
+    static const char part[] = "GET /plaintext HTTP/1.1\r\nHost: t\r\n";
+    T_ASSERT(write(slow, part, sizeof(part) - 1) == (ssize_t)(sizeof(part) - 1));
+    T_ASSERT(write(done, part, sizeof(part) - 1) == (ssize_t)(sizeof(part) - 1));
+    /* a drain closes a connection whose next request the server has not
+     * begun to read (docs/http.md, "Shutdown"): so wait until it has */
+    if (server_took_input(slow) < 0 || server_took_input(done) < 0) {
+        kill_proc(&p);
+        T_FAIL("ringo-httpd did not read the partial heads within 5 s");
+    }
+    kill(p.pid, SIGTERM);
+    if (!wait_err(&p, "signal 15: shutting down", TOOL_WAIT_MS)) {
+        kill_proc(&p);
+        T_FAIL("no drain message after SIGTERM; stderr:\n%s", p.err);
+    }
+    /* the started request is finished and answered, then the connection
+     * ends (the message comes before the drain has begun, so the answer
+     * may or may not say "Connection: close") */
+    T_ASSERT(write(done, "\r\n", 2) == 2);
+    char buf[1024];
+    size_t got = 0;
+    ssize_t n;
+    while (got < sizeof(buf) - 1 && (n = read(done, buf + got, sizeof(buf) - 1 - got)) > 0)
+        got += (size_t)n;
+    buf[got] = 0;
+    close(done);
+    if (!strstr(buf, "HTTP/1.1 200") || !strstr(buf, "Hello, World!")) {
+        kill_proc(&p);
+        T_FAIL("request finished during the drain got:\n%s", buf);
+    }
+    /* the slow head still holds the drain */
+    pump(&p, 200);
+    if (waitpid(p.pid, &p.status, WNOHANG) == p.pid) {
+        p.reaped = 1;
+        kill_proc(&p);
+        T_FAIL("ringo-httpd exited with a request head still arriving; stderr:\n%s", p.err);
+    }
+    /* a drain that ended by itself (the head's 10 s limit) exits 0: only
+     * the second signal gives 143 */
+    kill(p.pid, SIGTERM);
+    int st = finish(&p, TOOL_WAIT_MS);
+    close(slow);
+    if (st != 128 + SIGTERM)
+        T_FAIL("exit %d after the second SIGTERM, expected %d; stderr:\n%s", st, 128 + SIGTERM,
+               p.err);
+    T_ASSERT(strstr(p.err, "signal 15: stopping now") != NULL);
+}

@@ -521,9 +521,13 @@ static void stop_on_signal(int sig)
 static void *signal_main(void *arg)
 {
     struct sigthread *st = arg;
-    while (!atomic_load(&st->done)) {
-        struct timespec ts = {0, 100 * 1000 * 1000};
-        int sig = sigtimedwait(&st->set, NULL, &ts);
+    /* Blocks with no timeout (no periodic wake-ups of an idle process);
+     * ringo_main ends it by setting done and sending this thread one of
+     * its own signals. */
+    for (;;) {
+        int sig = sigwaitinfo(&st->set, NULL);
+        if (atomic_load(&st->done))
+            break;
         if (sig < 0)
             continue;
         if (sig == SIGINT || sig == SIGTERM)
@@ -861,6 +865,7 @@ int ringo_main(const ringo_config *cfg_in, void (*fn)(void *), void *arg)
 
     if (cfg.handle_signals && started) {
         atomic_store(&st.done, 1);
+        pthread_kill(st.thread, SIGTERM); /* blocked here: it only ends the wait */
         pthread_join(st.thread, NULL);
     }
     /* Pool threads may still wake workers (a call abandoned at the stop

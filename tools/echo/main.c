@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <ringo.h>
@@ -183,8 +184,15 @@ static void main_coro(void *arg)
     }
     /* All listeners are bound before "listening" is printed, so a client
      * that waits for that line can connect at once. */
+    /* The first listener checks that no other process has the port; the
+     * others join its SO_REUSEPORT group, so with --port 0 every worker
+     * listens on the one port the kernel picked. */
+    int first = -1;
     for (int i = 0; i < n; i++) {
-        int lfd = ringo_tcp_listen(&opt.addr, 4096, RINGO_LISTEN_REUSEPORT);
+        int lfd = i == 0 ? ringo_tcp_listen(&opt.addr, 4096, RINGO_LISTEN_REUSEPORT)
+                         : ringo_tcp_listen_join(first, 4096);
+        if (i == 0)
+            first = lfd;
         if (lfd < 0) {
             char a[128];
             ringo_addr_format(&opt.addr, a, sizeof(a));
@@ -204,7 +212,11 @@ static void main_coro(void *arg)
         opt.status = TOOL_EXIT_OK;
         if (!opt.quiet) {
             char a[128];
-            ringo_addr_format(&opt.addr, a, sizeof(a));
+            ringo_addr bound = opt.addr;
+            socklen_t blen = sizeof(bound.ss);
+            if (getsockname(first, (struct sockaddr *)&bound.ss, &blen) == 0)
+                bound.len = blen;
+            ringo_addr_format(&bound, a, sizeof(a));
             fprintf(stderr, PROG ": listening on %s, %d worker(s), backend %s\n", a, n,
                     ringo_backend_name());
         }

@@ -26,7 +26,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
-#include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -126,34 +125,18 @@ static void write_stats(void)
     }
 }
 
-/* Signals arrive on a signalfd read by a coroutine, so the shutdown runs
- * inside the runtime like any other code. */
-struct sigwatch {
-    int fd;
-    ringo_http_server *s;
-    int shutting; /* the watcher is running the shutdown: join, do not cancel */
-};
-
-static void signal_watch(void *arg)
+/* The runtime's signal thread takes SIGINT/SIGTERM (the servers drain:
+ * drain_on_stop; a second one stops at once) and calls this after each,
+ * and for SIGUSR1. */
+static void on_signal(int signo)
 {
-    struct sigwatch *sw = arg;
-    struct signalfd_siginfo si;
-    for (;;) {
-        ssize_t n = ringo_read(sw->fd, &si, sizeof(si), RINGO_FOREVER);
-        if (n != (ssize_t)sizeof(si))
-            return;
-        if (si.ssi_signo == SIGUSR1) {
-            write_stats();
-            continue;
-        }
-        if (!opt.quiet)
-            fprintf(stderr, "ringo-httpd: signal %u: shutting down\n", si.ssi_signo);
-        sw->shutting = 1;
-        int r = ringo_http_shutdown(sw->s, RINGO_FOREVER);
-        if (r < 0 && !opt.quiet)
-            fprintf(stderr, "ringo-httpd: shutdown: %s\n", ringo_strerror(r));
+    if (signo == SIGUSR1) {
+        write_stats();
         return;
     }
+    if (!opt.quiet)
+        fprintf(stderr, PROG ": signal %d: %s\n", signo,
+                ringo_stopping() ? "stopping now" : "shutting down (again to stop now)");
 }
 
 /* A URL host for a listen address as given: "*" and "" (every address)
@@ -199,7 +182,7 @@ static int start_metrics_server(ringo_http_server *main_s, ringo_http_server **o
 
 static void main_coro(void *arg)
 {
-    int sfd = *(int *)arg;
+    (void)arg;
     ringo_http_server *s, *ms = NULL;
     ringo_http_static *st = NULL;
     opt.status = TOOL_EXIT_FAIL; /* until it serves */
@@ -245,17 +228,9 @@ static void main_coro(void *arg)
                 url_host(opt.host, (int)strlen(opt.host), buf, sizeof(buf)), port, ringo_workers(),
                 ringo_backend_name());
     }
-    struct sigwatch sw = {sfd, s, 0};
-    ringo_coro *watch = NULL;
-    if (ringo_fd_prepare(sfd) == 0)
-        ringo_go(signal_watch, &sw, &watch);
-    ringo_http_wait(s);
-    if (watch) {
-        /* the server may be freed only once ringo_http_shutdown returned */
-        if (!sw.shutting)
-            ringo_cancel(watch);
-        ringo_join(watch, RINGO_FOREVER);
-    }
+    r = ringo_http_wait(s);
+    if (r < 0 && !opt.quiet)
+        fprintf(stderr, PROG ": stopped before the drain finished: %s\n", ringo_strerror(r));
     if (ms) {
         /* the main server is done: let a scrape in flight finish, then stop */
         ringo_http_shutdown(ms, RINGO_FOREVER);
@@ -407,26 +382,14 @@ int main(int argc, char **argv)
         return status;
     if (check_root() < 0)
         return TOOL_EXIT_FAIL;
-    /* The signals go to the signalfd: blocked here, before any thread
-     * exists, so every worker inherits the mask. */
-    sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGUSR1);
-    sigprocmask(SIG_BLOCK, &set, NULL);
-    int sfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
-    if (sfd < 0) {
-        perror("ringo-httpd: signalfd");
-        return 1;
-    }
-    cfg.handle_signals = 0;
+    cfg.on_signal = on_signal;
     if (!opt.quiet)
         cfg.verbose = 1;
-    int r = ringo_main(&cfg, main_coro, &sfd);
+    int r = ringo_main(&cfg, main_coro, NULL);
     if (r < 0) {
         fprintf(stderr, PROG ": cannot start the ringo runtime: %s\n", ringo_strerror(r));
         return TOOL_EXIT_FAIL;
     }
-    return opt.status;
+    /* 130/143: a second SIGINT/SIGTERM cut the drain short */
+    return r > 0 ? r : opt.status;
 }
