@@ -1005,3 +1005,70 @@ T_CASE(recv_multishot_disabled_same_results, T_IO)
     if (multishot_in_use())
         T_STAT(r_stats.recv_arms >= 100);
 }
+
+/* ---- one slow reader does not take the whole ring ---- */
+
+#define HOARD_PIECES 40
+
+static void hoard_main(void *arg)
+{
+    (void)arg;
+    ringo_addr addr;
+    int lfd = t_listen(&addr);
+    static unsigned char piece[1024], buf[HOARD_PIECES * 1024], want[HOARD_PIECES * 1024];
+    int fa = ringo_tcp_connect(&addr, io_deadline());
+    T_OK(fa);
+    int sa = ringo_accept(lfd, NULL, io_deadline());
+    T_OK(sa);
+    int fb = ringo_tcp_connect(&addr, io_deadline());
+    T_OK(fb);
+    int sb = ringo_accept(lfd, NULL, io_deadline());
+    T_OK(sb);
+    /* a first read of each arms its multishot (io_uring) */
+    T_EQ(ringo_write_all(sa, "a", 1, NULL, io_deadline()), 1);
+    T_EQ(ringo_read_full(fa, buf, 1, NULL, io_deadline()), 1);
+    T_EQ(ringo_write_all(sb, "b", 1, NULL, io_deadline()), 1);
+    T_EQ(ringo_read_full(fb, buf, 1, NULL, io_deadline()), 1);
+    /* A's reader sleeps while 40 KiB arrive in pieces, more than the
+     * 16 buffers of 1 KiB the worker has */
+    for (int i = 0; i < HOARD_PIECES; i++) {
+        r_fill(piece, sizeof(piece), i + 1);
+        memcpy(want + (size_t)i * sizeof(piece), piece, sizeof(piece));
+        T_EQ(ringo_write_all(sa, piece, sizeof(piece), NULL, io_deadline()), sizeof(piece));
+        ringo_sleep(5 * MS);
+    }
+    /* B still reads through its multishot: buffers were left for it */
+    T_EQ(ringo_write_all(sb, "hello", 5, NULL, io_deadline()), 5);
+    T_EQ(ringo_read_full(fb, buf, 5, NULL, io_deadline()), 5);
+    T_ASSERT(memcmp(buf, "hello", 5) == 0);
+    /* and A gets every byte, in order (what waited in its socket is read
+     * straight into buf, not taken into the ring all at once) */
+    T_EQ(ringo_read_full(fa, buf, sizeof(buf), NULL, io_deadline()), sizeof(buf));
+    T_ASSERT(memcmp(buf, want, sizeof(want)) == 0);
+    /* and A goes back to multishot once drained */
+    for (int i = 0; i < 2; i++) {
+        T_EQ(ringo_write_all(sa, "z", 1, NULL, io_deadline()), 1);
+        T_EQ(ringo_read_full(fa, buf, 1, NULL, io_deadline()), 1);
+        T_EQ(buf[0], 'z');
+    }
+    snapshot();
+    T_OK(ringo_close(fa));
+    T_OK(ringo_close(sa));
+    T_OK(ringo_close(fb));
+    T_OK(ringo_close(sb));
+    T_OK(ringo_close(lfd));
+}
+
+T_CASE(recv_slow_reader_leaves_buffers_for_others, T_IO)
+{
+    ringo_config cfg = base_config(1);
+    cfg.recv_buffers = 16;
+    cfg.recv_buffer_size = 1024;
+    T_OK(ringo_main(&cfg, hoard_main, NULL));
+    if (multishot_in_use()) {
+        T_STAT(r_stats.recv_queue_stops > 0);
+        T_STAT(r_stats.recv_enobufs == 0);
+        T_STAT(r_stats.recv_fallbacks == 0);
+        T_STAT(r_stats.recv_arms >= 3); /* A, B, A again */
+    }
+}

@@ -41,6 +41,9 @@ struct rq_ent {
 struct mrecv {
     uint32_t gen;              /* tells a late CQE of a closed fd apart */
     uint8_t armed;             /* the multishot SQE is live in the kernel */
+    uint8_t stopping;          /* a cancel of it is on its way (queue full) */
+    uint8_t backlog;           /* stopped for a full queue: read single-shot
+                                  until a read comes back short */
     uint8_t eof;               /* the stream ended (after the queue) */
     int err;                   /* an error to hand over after the queue */
     struct ringo_op *waiter;   /* the reader parked on it, if any */
