@@ -65,6 +65,13 @@ static int big(ringo_http_req *req, ringo_http_resp *resp, void *arg)
     return ringo_http_body_static(resp, big_body, sizeof(big_body));
 }
 
+static char k32_body[32 * 1024];
+
+static int k32(ringo_http_req *req, ringo_http_resp *resp, void *arg)
+{
+    return ringo_http_body_static(resp, k32_body, sizeof(k32_body));
+}
+
 static void srv_start(struct srv *v, ringo_http_config *cfg, int64_t echo_deadline, int64_t slow_ns)
 {
     T_OK(ringo_http_server_new(cfg, &v->s));
@@ -72,6 +79,7 @@ static void srv_start(struct srv *v, ringo_http_config *cfg, int64_t echo_deadli
     T_OK(ringo_http_route(v->s, NULL, "/echo", 0, echo, (void *)(intptr_t)echo_deadline));
     T_OK(ringo_http_route(v->s, "GET", "/slow", 0, slow, (void *)(intptr_t)slow_ns));
     T_OK(ringo_http_route(v->s, "GET", "/big", 0, big, NULL));
+    T_OK(ringo_http_route(v->s, "GET", "/k32", 0, k32, NULL));
     ringo_addr a;
     T_OK(ringo_addr_parse(&a, "127.0.0.1:0"));
     T_OK(ringo_http_start(v->s, &a, &v->port));
@@ -512,4 +520,58 @@ static void t_never_reads(void *arg)
 T_CASE(http_client_never_reads_bounded, T_IO)
 {
     t_run(1, t_never_reads, NULL);
+}
+
+/* ---- a connection parked on a slow client gives its receive buffer back ---- */
+
+#define HOLD_CLIENTS 12 /* more than the ring's buffers below */
+#define HOLD_DEPTH   100
+
+static void t_parked_writers(void *arg)
+{
+    struct srv v;
+    ringo_http_config cfg;
+    ringo_http_config_init(&cfg);
+    srv_start(&v, &cfg, 0, 0);
+    static const char one[] = "GET /k32 HTTP/1.1\r\nHost: x\r\n\r\n";
+    static char batch[(sizeof(one) - 1) * HOLD_DEPTH];
+    for (int i = 0; i < HOLD_DEPTH; i++)
+        memcpy(batch + i * (sizeof(one) - 1), one, sizeof(one) - 1);
+    /* each sends 100 requests in one buffer and reads nothing: 3.2 MB of
+     * answers, so the server parks on every one of them mid-batch */
+    static struct tc_conn cs[HOLD_CLIENTS];
+    for (int i = 0; i < HOLD_CLIENTS; i++) {
+        tc_connect(&cs[i], v.port);
+        tc_send(&cs[i], batch, sizeof(batch));
+    }
+    ringo_sleep(300 * MS);
+    /* another client is served through the multishot: buffers were left */
+    static struct tc_conn c;
+    tc_connect(&c, v.port);
+    tc_send(&c, "GET /plaintext HTTP/1.1\r\nHost: x\r\n\r\n", 36);
+    expect_body(&c, 200, "Hello, World!");
+    ringo_counters st;
+    T_OK(ringo_stats(&st));
+    struct ringo_backend_info info;
+    T_OK(ringo_backend_info(&info));
+    if (strcmp(t_backend(), "uring") == 0 && info.features &&
+        strstr(info.features, "multishot_recv") && (st.recv_enobufs || st.recv_fallbacks))
+        T_FAIL("the buffer ring ran dry (%llu multishot stops, %llu single-shot reads): "
+               "parked connections hold buffers",
+               (unsigned long long)st.recv_enobufs, (unsigned long long)st.recv_fallbacks);
+    tc_close(&c);
+    for (int i = 0; i < HOLD_CLIENTS; i++)
+        tc_close(&cs[i]);
+    srv_stop(&v);
+}
+
+T_CASE(http_parked_writer_releases_recv_buffer, T_IO)
+{
+    ringo_config cfg;
+    ringo_config_init(&cfg);
+    cfg.workers = 1;
+    cfg.handle_signals = 0;
+    cfg.recv_buffers = 8;
+    cfg.recv_buffer_size = 4096;
+    T_OK(ringo_main(&cfg, t_parked_writers, NULL));
 }

@@ -249,6 +249,9 @@ typedef struct ringo_http_stats {
     uint64_t conns_refused;  /* closed at once by max_conns / max_conns_per_ip */
     uint64_t parse_errors;   /* requests rejected by the parser */
     uint64_t timeouts;       /* header, read, write timeouts */
+    uint64_t idle_timeouts;  /* keep-alive connections closed after idle_timeout_ns */
+    uint64_t conn_errors;    /* connections ended by a failed read or write (reset,
+                                broken pipe, out of memory; not end of stream) */
     uint64_t latency[RINGO_HTTP_LATENCY_BUCKETS + 1]; /* head parsed -> response queued */
     uint64_t latency_sum_ns;
 } ringo_http_stats;

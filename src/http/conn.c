@@ -139,8 +139,7 @@ int rh_flush(struct rh_conn *c)
         ssize_t w = n == 1 ? ringo_write(c->fd, v->iov_base, v->iov_len, dl)
                            : ringo_writev(c->fd, v, n, dl);
         if (w <= 0) {
-            if (w == -ETIMEDOUT)
-                rh_stat_add(c->w, RH_STAT(timeouts), 1);
+            rh_stat_add(c->w, w == -ETIMEDOUT ? RH_STAT(timeouts) : RH_STAT(conn_errors), 1);
             c->dead = true;
             return w < 0 ? (int)w : -EPIPE;
         }
@@ -282,6 +281,29 @@ static int window_to_own(struct rh_conn *c, bool release)
     return 0;
 }
 
+/* Between requests (no view into the window is live): give a lent
+ * receive buffer back before a write that may park, keeping the unparsed
+ * bytes in own. The buffers are the worker's shared ring: a connection
+ * parked on a slow client must not hold one, or a few hundred of them dry
+ * the ring for everyone. */
+static int drop_lent(struct rh_conn *c)
+{
+    if (!c->have_lent)
+        return 0;
+    if (c->win != c->lent.data) {
+        release_lent(c); /* a body was read into own: the head is done with */
+        return 0;
+    }
+    if (c->start == c->end) {
+        release_lent(c);
+        c->win = NULL;
+        c->start = c->end = 0;
+        return 0;
+    }
+    c->keep = 0;
+    return window_to_own(c, true);
+}
+
 /* Every read from the client: what is queued goes out first (an answer
  * that is ready never waits behind bytes that may never come), and the
  * bytes, timeouts and the end of stream are counted. */
@@ -297,6 +319,8 @@ static ssize_t conn_read(struct rh_conn *c, void *buf, size_t len, int64_t deadl
         c->peer_eof = true;
     else if (n == -ETIMEDOUT)
         rh_stat_add(c->w, RH_STAT(timeouts), 1);
+    else if (n != -ECANCELED)
+        rh_stat_add(c->w, RH_STAT(conn_errors), 1);
     return n;
 }
 
@@ -554,9 +578,9 @@ static void serve(struct rh_conn *c)
     int64_t head_start = 0;
     for (;;) {
         if (c->start == c->end) {
+            release_lent(c); /* before the flush, which may park */
             if (rh_flush(c) < 0)
                 return;
-            release_lent(c);
             c->win = NULL;
             c->start = c->end = 0;
             if (c->own_cap > OWN_IDLE_KEEP) {
@@ -573,6 +597,10 @@ static void serve(struct rh_conn *c)
             c->idle = false;
             if (n == 0)
                 c->peer_eof = true;
+            else if (n == -ETIMEDOUT)
+                rh_stat_add(c->w, RH_STAT(idle_timeouts), 1);
+            else if (n < 0 && n != -ECANCELED)
+                rh_stat_add(c->w, RH_STAT(conn_errors), 1);
             if (n <= 0)
                 return; /* closed, idle timeout, shutdown: nothing to answer */
             c->have_lent = true;
@@ -624,7 +652,7 @@ static void serve(struct rh_conn *c)
             rh_flush(c);
             return;
         }
-        if (c->queued >= s->cfg.max_queued_response && rh_flush(c) < 0)
+        if (c->queued >= s->cfg.max_queued_response && (drop_lent(c) < 0 || rh_flush(c) < 0))
             return;
     }
 }

@@ -83,6 +83,11 @@ int ringo_http_metrics_handler(ringo_http_req *req, ringo_http_resp *resp, void 
     counter(&b, "ringo_http_parse_errors_total", "Requests rejected by the parser.",
             h.parse_errors);
     counter(&b, "ringo_http_timeouts_total", "Header, read and write timeouts.", h.timeouts);
+    counter(&b, "ringo_http_idle_timeouts_total",
+            "Keep-alive connections closed after the idle timeout.", h.idle_timeouts);
+    counter(&b, "ringo_http_connection_errors_total",
+            "Connections ended by a failed read or write (reset, broken pipe, ...).",
+            h.conn_errors);
     sb_printf(&b, "# HELP ringo_http_request_duration_seconds From the read that completed the "
                   "request to its response being queued.\n"
                   "# TYPE ringo_http_request_duration_seconds histogram\n");
