@@ -58,7 +58,7 @@ BASELINES := $(BUILD)/bench/baseline-epoll-echo $(BUILD)/bench/baseline-uring-ec
              $(BUILD)/bench/baseline-epoll-http $(BUILD)/bench/baseline-uring-http \
              $(BENCH_PROGS)
 
-.PHONY: all lib tools tests examples baselines test demo bench install deps fuzz \
+.PHONY: all lib tools tests examples baselines test demo bench soak install deps fuzz \
         deps-bench format format-check clean
 all: lib tools tests examples baselines
 
@@ -150,6 +150,12 @@ test: deps
 demo: deps
 	@$(MAKE) --no-print-directory all
 	@sh scripts/demo.sh $(BUILD)
+
+# Not in CI: 10,000 connections for 10 minutes per backend (bench/README.md)
+SOAK_ARGS ?=
+soak: deps
+	@$(MAKE) --no-print-directory lib tools
+	@python3 bench/soak.py --build $(BUILD) $(SOAK_ARGS)
 
 bench: deps deps-bench
 	@$(MAKE) --no-print-directory all $(BUILD)/bench/go-echo $(BUILD)/bench/go-http \
