@@ -17,6 +17,7 @@
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -1019,5 +1020,64 @@ T_CASE(static_cache_churn_no_leak, T_IO)
     make_tree();
     t_run(1, t_churn, NULL);
     T_LEAK_CHECK();
+    T_ASSERT(nftw(tmpdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS) == 0);
+}
+
+/* Out of descriptors: 503 with Retry-After (the request is fine, the
+ * server is busy), the connection and the server go on, and the file is
+ * served once descriptors are free again. */
+static void t_no_fds(void *arg)
+{
+    (void)arg;
+    struct fx f;
+    fx_start(&f, "/");
+    struct tc_conn *c = malloc(sizeof(*c));
+    T_ASSERT(c);
+    tc_connect(c, f.port);
+    struct tc_resp r;
+    tc_send(c, REQ("/hello.txt", ""), strlen(REQ("/hello.txt", "")));
+    T_OK(tc_read(c, &r, false));
+    T_EQ(r.status, 200);
+    tc_resp_free(&r);
+    /* every descriptor taken: the next open of an uncached file fails */
+    static int held[1 << 16];
+    int n = 0;
+    for (; n < (int)(sizeof(held) / sizeof(held[0])); n++) {
+        held[n] = open("/dev/null", O_RDONLY | O_CLOEXEC);
+        if (held[n] < 0)
+            break;
+    }
+    T_ASSERT(n > 0 && errno == EMFILE);
+    const char *q = REQ("/sub/index.html", "");
+    tc_send(c, q, strlen(q));
+    int e = tc_read(c, &r, false);
+    for (int i = 0; i < n; i++)
+        close(held[i]);
+    T_OK(e);
+    if (r.status != 503)
+        T_FAIL("out of descriptors: status %d, expected 503", r.status);
+    hdr_is(&r, "Retry-After", "1");
+    T_ASSERT(strcmp(r.body, "503 Service Unavailable\n") == 0);
+    tc_resp_free(&r);
+    /* descriptors free again: the same request succeeds on the same connection */
+    tc_send(c, q, strlen(q));
+    T_OK(tc_read(c, &r, false));
+    T_EQ(r.status, 200);
+    T_ASSERT(strcmp(r.body, "<p>index</p>") == 0);
+    tc_resp_free(&r);
+    tc_close(c);
+    free(c);
+    fx_stop(&f);
+}
+
+T_CASE(static_out_of_fds_503, T_IO)
+{
+    make_tree();
+    /* a low limit, so taking every descriptor is quick */
+    struct rlimit rl;
+    T_ASSERT(getrlimit(RLIMIT_NOFILE, &rl) == 0);
+    rl.rlim_cur = 256;
+    T_ASSERT(setrlimit(RLIMIT_NOFILE, &rl) == 0);
+    t_run(1, t_no_fds, NULL);
     T_ASSERT(nftw(tmpdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS) == 0);
 }

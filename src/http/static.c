@@ -310,6 +310,9 @@ static int simple(ringo_http_resp *resp, int code)
     case 414:
         body = "414 URI Too Long\n";
         break;
+    case 503:
+        body = "503 Service Unavailable\n";
+        break;
     default:
         code = 500;
         body = "500 Internal Server Error\n";
@@ -318,6 +321,8 @@ static int simple(ringo_http_resp *resp, int code)
     int r = ringo_http_status(resp, code);
     if (r >= 0)
         r = ringo_http_header_add(resp, "Content-Type", "text/plain; charset=utf-8");
+    if (r >= 0 && code == 503)
+        r = ringo_http_header_add(resp, "Retry-After", "1");
     if (r >= 0)
         r = ringo_http_body_static(resp, body, strlen(body));
     return r < 0 ? r : 0;
@@ -384,6 +389,10 @@ static int open_errno_status(int e)
         return 403;
     case -ENAMETOOLONG:
         return 414;
+    case -EMFILE: /* out of descriptors or memory: the server is busy, the */
+    case -ENFILE: /* request is fine; a retry later may well succeed */
+    case -ENOMEM:
+        return 503;
     default:
         return 500;
     }
