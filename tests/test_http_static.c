@@ -870,6 +870,18 @@ static void t_dates(void *arg)
     expect(f.port, RANGE("Sun, 06 Nov 1994 08:49:38 GMT"), 200);
     expect(f.port, RANGE("Sun, 06 Nov 1994  08:49:37 GMT"), 200);
     expect(f.port, RANGE("Mon, 06 Nov 1994 08:49:37 GMT"), 200);
+    /* and it is not sent: Last-Modified is never after the answer's Date
+     * (RFC 9110 8.8.2.1) */
+    r = get(f.port, REQ("/future.txt", ""));
+    char lm[64], date[64];
+    T_ASSERT(tc_header(&r, "Last-Modified", lm, sizeof(lm)));
+    T_ASSERT(tc_header(&r, "Date", date, sizeof(date)));
+    int64_t tlm, tdate;
+    T_OK(ringo__http_date_parse(lm, strlen(lm), (int64_t)time(NULL), &tlm));
+    T_OK(ringo__http_date_parse(date, strlen(date), (int64_t)time(NULL), &tdate));
+    if (tlm > tdate)
+        T_FAIL("Last-Modified %s is after Date %s", lm, date);
+    tc_resp_free(&r);
     /* the 2095 file's own Last-Modified is a future date: not a validator */
     expect(f.port,
            REQ("/future.txt", "Range: bytes=0-4\r\nIf-Range: Wed, 15 Jun 2095 00:00:00 GMT\r\n"),

@@ -460,7 +460,11 @@ static void fill_validators(struct fc_entry *e, const char *rel, size_t rl)
                       (uint64_t)e->stx.stx_mtime.tv_sec * 1000000000u + e->stx.stx_mtime.tv_nsec,
                       (uint64_t)e->stx.stx_ino);
     e->etag_len = (size_t)el;
-    ringo__http_date_fmt(e->stx.stx_mtime.tv_sec, e->lastmod);
+    /* RFC 9110 8.8.2.1: never a Last-Modified after the answer's Date (a
+     * file stamped in the future says "now"); entries live a second, so
+     * this "now" is never later than the Date of an answer built from it */
+    int64_t lm = e->stx.stx_mtime.tv_sec, now = (int64_t)time(NULL);
+    ringo__http_date_fmt(lm > now ? now : lm, e->lastmod);
     e->type = ringo__mime_type(rel, rl);
 }
 
