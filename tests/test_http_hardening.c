@@ -65,6 +65,13 @@ static int big(ringo_http_req *req, ringo_http_resp *resp, void *arg)
     return ringo_http_body_static(resp, big_body, sizeof(big_body));
 }
 
+static char c8_body[8 * 1024];
+
+static int c8(ringo_http_req *req, ringo_http_resp *resp, void *arg)
+{
+    return ringo_http_body(resp, c8_body, sizeof(c8_body)); /* copied into the batch */
+}
+
 static char k32_body[32 * 1024];
 
 static int k32(ringo_http_req *req, ringo_http_resp *resp, void *arg)
@@ -80,6 +87,7 @@ static void srv_start(struct srv *v, ringo_http_config *cfg, int64_t echo_deadli
     T_OK(ringo_http_route(v->s, "GET", "/slow", 0, slow, (void *)(intptr_t)slow_ns));
     T_OK(ringo_http_route(v->s, "GET", "/big", 0, big, NULL));
     T_OK(ringo_http_route(v->s, "GET", "/k32", 0, k32, NULL));
+    T_OK(ringo_http_route(v->s, "GET", "/c8", 0, c8, NULL));
     ringo_addr a;
     T_OK(ringo_addr_parse(&a, "127.0.0.1:0"));
     T_OK(ringo_http_start(v->s, &a, &v->port));
@@ -574,4 +582,48 @@ T_CASE(http_parked_writer_releases_recv_buffer, T_IO)
     cfg.recv_buffers = 8;
     cfg.recv_buffer_size = 4096;
     T_OK(ringo_main(&cfg, t_parked_writers, NULL));
+}
+
+/* ---- an idle connection does not keep a large batch's output room ---- */
+
+static void t_idle_out_room(void *arg)
+{
+    (void)arg;
+    struct srv v;
+    srv_start(&v, NULL, 0, 0);
+    static struct tc_conn c;
+    tc_connect(&c, v.port);
+    static const char one[] = "GET /c8 HTTP/1.1\r\nHost: x\r\n\r\n";
+    char batch[(sizeof(one) - 1) * 30];
+    for (int i = 0; i < 30; i++)
+        memcpy(batch + i * (sizeof(one) - 1), one, sizeof(one) - 1);
+    /* one request first: the connection and its buffers exist */
+    tc_send(&c, one, sizeof(one) - 1);
+    struct tc_resp r;
+    T_OK(tc_read(&c, &r, false));
+    tc_resp_free(&r);
+    ringo_sleep(20 * MS);
+    struct mallinfo2 m0 = mallinfo2();
+    /* 30 answers of 8 KiB, copied into the output: it grows past 64 KiB */
+    tc_send(&c, batch, sizeof(batch));
+    for (int i = 0; i < 30; i++) {
+        T_OK(tc_read(&c, &r, false));
+        T_EQ(r.status, 200);
+        tc_resp_free(&r);
+    }
+    ringo_sleep(50 * MS); /* the server is idle again */
+    struct mallinfo2 m1 = mallinfo2();
+    if (m0.uordblks || m1.uordblks) { /* 0 under ASan's allocator */
+        /* a block of 128 KiB or more is mmap'd: hblkhd, not uordblks */
+        long long grew = (long long)(m1.uordblks + m1.hblkhd) - (long long)(m0.uordblks + m0.hblkhd);
+        if (grew > 32 * 1024)
+            T_FAIL("an idle connection still holds %lld bytes after a pipelined batch", grew);
+    }
+    tc_close(&c);
+    srv_stop(&v);
+}
+
+T_CASE(http_idle_conn_frees_output_room, T_IO)
+{
+    t_run(1, t_idle_out_room, NULL);
 }

@@ -98,6 +98,7 @@ struct rh_conn {
     char *out;
     size_t out_len, out_cap;
     char *out_heap;
+    char *out_stack; /* the OUT_STACK bytes out starts with */
     struct iovec seg[16];
     size_t seg_off[16]; /* seg[i].iov_base == NULL: out bytes from seg_off[i] */
     int nseg;
