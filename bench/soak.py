@@ -323,12 +323,24 @@ METRICS_SHOWN = ("ringo_http_requests_total", "ringo_http_timeouts_total",
 def scrape_metrics(port):
     """The server's own counters after the load (it runs with --metrics;
     the scrape itself is one more request)."""
-    import urllib.request
+    # a plain socket: bench/http/ (wrk scripts) shadows the http package
+    # that urllib needs, this folder being first on sys.path
+    import socket
     try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as r:
-            text = r.read().decode()
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+            s.sendall(b"GET /metrics HTTP/1.1\r\nHost: soak\r\nConnection: close\r\n\r\n")
+            data = b""
+            while True:
+                chunk = s.recv(65536)
+                if not chunk:
+                    break
+                data += chunk
     except OSError as e:
         return {"error": str(e)}
+    head, _, body = data.partition(b"\r\n\r\n")
+    if not head.startswith(b"HTTP/1.1 200"):
+        return {"error": head.split(b"\r\n")[0].decode(errors="replace")}
+    text = body.decode(errors="replace")
     out = {}
     for line in text.splitlines():
         if line and not line.startswith("#"):
