@@ -615,7 +615,8 @@ static void t_idle_out_room(void *arg)
     struct mallinfo2 m1 = mallinfo2();
     if (m0.uordblks || m1.uordblks) { /* 0 under ASan's allocator */
         /* a block of 128 KiB or more is mmap'd: hblkhd, not uordblks */
-        long long grew = (long long)(m1.uordblks + m1.hblkhd) - (long long)(m0.uordblks + m0.hblkhd);
+        long long grew =
+            (long long)(m1.uordblks + m1.hblkhd) - (long long)(m0.uordblks + m0.hblkhd);
         if (grew > 32 * 1024)
             T_FAIL("an idle connection still holds %lld bytes after a pipelined batch", grew);
     }

@@ -664,8 +664,8 @@ T_CASE(httpd_sigterm_drains_second_stops, T_IO | T_SLOW)
 {
     char path[PATH_MAX + 32];
     tool_path("ringo-httpd", path, sizeof(path));
-    const char *argv[] = {"ringo-httpd", "--port", "0", "--host", "127.0.0.1", "--workers", "2",
-                          NULL};
+    const char *argv[] = {"ringo-httpd", "--port",    "0", "--host",
+                          "127.0.0.1",   "--workers", "2", NULL};
     proc p;
     start_httpd(&p, path, argv);
     int port = port_after(&p, "listening on http://127.0.0.1:");

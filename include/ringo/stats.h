@@ -28,7 +28,7 @@ extern "C" {
     X(recv_arms, "io_uring: multishot recvs armed (first arm and re-arms)")                        \
     X(recv_enobufs, "io_uring: multishot recvs stopped because the buffer ring ran dry")           \
     X(recv_fallbacks, "io_uring: reads done single-shot because the buffer ring was dry")          \
-    X(recv_queue_stops, "io_uring: multishot recvs stopped because a socket held its share")      \
+    X(recv_queue_stops, "io_uring: multishot recvs stopped because a socket held its share")       \
     X(bufs_spare, "borrowed buffers malloc'd because the pool was empty")                          \
     X(zc_sends, "io_uring: zero-copy sends (SEND_ZC)")                                             \
     X(zc_notifs, "io_uring: zero-copy send notifications (buffer released by the kernel)")         \
