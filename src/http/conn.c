@@ -305,23 +305,30 @@ static int drop_lent(struct rh_conn *c)
     return window_to_own(c, true);
 }
 
+/* Count how a read from the client ended: bytes, end of stream, a
+ * timeout (as timeout_stat: a request's read, or the keep-alive idle
+ * wait), or an error; a cancel (shutdown) is none of them. */
+static void note_read(struct rh_conn *c, ssize_t n, size_t timeout_stat)
+{
+    if (n > 0)
+        rh_stat_add(c->w, RH_STAT(bytes_in), (uint64_t)n);
+    else if (n == 0)
+        c->peer_eof = true;
+    else if (n == -ETIMEDOUT)
+        rh_stat_add(c->w, timeout_stat, 1);
+    else if (n != -ECANCELED)
+        rh_stat_add(c->w, RH_STAT(conn_errors), 1);
+}
+
 /* Every read from the client: what is queued goes out first (an answer
- * that is ready never waits behind bytes that may never come), and the
- * bytes, timeouts and the end of stream are counted. */
+ * that is ready never waits behind bytes that may never come). */
 static ssize_t conn_read(struct rh_conn *c, void *buf, size_t len, int64_t deadline)
 {
     int r = rh_flush(c);
     if (r < 0)
         return r;
     ssize_t n = ringo_read(c->fd, buf, len, deadline);
-    if (n > 0)
-        rh_stat_add(c->w, RH_STAT(bytes_in), (uint64_t)n);
-    else if (n == 0)
-        c->peer_eof = true;
-    else if (n == -ETIMEDOUT)
-        rh_stat_add(c->w, RH_STAT(timeouts), 1);
-    else if (n != -ECANCELED)
-        rh_stat_add(c->w, RH_STAT(conn_errors), 1);
+    note_read(c, n, RH_STAT(timeouts));
     return n;
 }
 
@@ -604,18 +611,12 @@ static void serve(struct rh_conn *c)
             ssize_t n =
                 ringo_recv_borrow(c->fd, &c->lent, ringo_deadline_in(s->cfg.idle_timeout_ns));
             c->idle = false;
-            if (n == 0)
-                c->peer_eof = true;
-            else if (n == -ETIMEDOUT)
-                rh_stat_add(c->w, RH_STAT(idle_timeouts), 1);
-            else if (n < 0 && n != -ECANCELED)
-                rh_stat_add(c->w, RH_STAT(conn_errors), 1);
+            note_read(c, n, RH_STAT(idle_timeouts));
             if (n <= 0)
                 return; /* closed, idle timeout, shutdown: nothing to answer */
             c->have_lent = true;
             c->win = c->lent.data;
             c->end = (size_t)n;
-            rh_stat_add(c->w, RH_STAT(bytes_in), (uint64_t)n);
             head_start = c->t_read = ringo_now();
             scanned = 0;
         }
