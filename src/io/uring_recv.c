@@ -313,16 +313,8 @@ static void recv_interrupt(struct ringo_coro *c, int reason)
     ringo__uring_unwait(c, reason, m ? &m->waiter : NULL);
 }
 
-static int read_direct(struct ringo_worker *w, struct uring *u, struct ringo_op *op, size_t got);
-
-/* The ring is dry and nothing is queued or armed: the kernel holds every
- * unread byte, so one single-shot read keeps the stream in order. */
-static int read_single(struct ringo_worker *w, struct uring *u, struct ringo_op *op, size_t got)
-{
-    STAT_INC(w, recv_fallbacks);
-    return read_direct(w, u, op, got);
-}
-
+/* One single-shot read, straight into the caller's buffer (a borrow:
+ * into a pool buffer), after the got bytes already copied. */
 static int read_direct(struct ringo_worker *w, struct uring *u, struct ringo_op *op, size_t got)
 {
     if (op->opcode == RINGO_OP_BORROW)
@@ -337,6 +329,14 @@ static int read_direct(struct ringo_worker *w, struct uring *u, struct ringo_op 
     if (r < 0)
         return got ? (int)got : r;
     return (int)(got + (size_t)r);
+}
+
+/* The ring is dry and nothing is queued or armed: the kernel holds every
+ * unread byte, so one single-shot read keeps the stream in order. */
+static int read_single(struct ringo_worker *w, struct uring *u, struct ringo_op *op, size_t got)
+{
+    STAT_INC(w, recv_fallbacks);
+    return read_direct(w, u, op, got);
 }
 
 #define SUPPORTED_FLAGS (MSG_PEEK | MSG_DONTWAIT | MSG_WAITALL)
@@ -428,9 +428,8 @@ int ringo__urecv_io(struct ringo_worker *w, struct uring *u, struct ringo_op *op
              * short (the socket is drained) or asks for less than a ring
              * buffer, then multishot again */
             size_t asked = opc == RINGO_OP_BORROW ? u->pool.size : want - got;
-            int r = read_direct(w, u, op, got);
-            if (r <= 0 || (size_t)r - (opc == RINGO_OP_BORROW ? 0 : got) < asked ||
-                asked < u->pool.size)
+            int r = read_direct(w, u, op, got); /* got is 0 for a borrow */
+            if (r <= 0 || (size_t)r - got < asked || asked < u->pool.size)
                 m->backlog = 0; /* drained, or small reads: the queue suits them */
             *res = r;
             return 1;
