@@ -122,6 +122,14 @@ static int read_to_end(struct tc_conn *c)
     }
 }
 
+/* n copies of the request `one` (len bytes) back to back in dst: a
+ * pipelined batch. */
+static void repeat_req(char *dst, const char *one, size_t len, int n)
+{
+    for (int i = 0; i < n; i++)
+        memcpy(dst + (size_t)i * len, one, len);
+}
+
 /* ---- 1: a ready answer is not held behind the next request's body ---- */
 
 static void t_pipelined_body(void *arg)
@@ -271,8 +279,7 @@ static void pipe_writer(void *arg)
         return;
     char batch[64 * 64];
     size_t len = strlen(w->req), per = sizeof(batch) / len;
-    for (size_t i = 0; i < per; i++)
-        memcpy(batch + i * len, w->req, len);
+    repeat_req(batch, w->req, len, (int)per);
     /* paced, so requests are still arriving when the server closes (on
      * io_uring a multishot receive would otherwise have taken them all
      * off the socket before the close) */
@@ -487,8 +494,7 @@ static void t_never_reads(void *arg)
     tc_connect(c, v.port);
     static const char one[] = "GET /plaintext HTTP/1.1\r\nHost: x\r\n\r\n";
     char batch[(sizeof(one) - 1) * 100];
-    for (int i = 0; i < 100; i++)
-        memcpy(batch + i * (sizeof(one) - 1), one, sizeof(one) - 1);
+    repeat_req(batch, one, sizeof(one) - 1, 100);
     struct mallinfo2 m0 = mallinfo2();
     size_t sent = 0;
     for (;;) {
@@ -538,13 +544,10 @@ T_CASE(http_client_never_reads_bounded, T_IO)
 static void t_parked_writers(void *arg)
 {
     struct srv v;
-    ringo_http_config cfg;
-    ringo_http_config_init(&cfg);
-    srv_start(&v, &cfg, 0, 0);
+    srv_start(&v, NULL, 0, 0);
     static const char one[] = "GET /k32 HTTP/1.1\r\nHost: x\r\n\r\n";
     static char batch[(sizeof(one) - 1) * HOLD_DEPTH];
-    for (int i = 0; i < HOLD_DEPTH; i++)
-        memcpy(batch + i * (sizeof(one) - 1), one, sizeof(one) - 1);
+    repeat_req(batch, one, sizeof(one) - 1, HOLD_DEPTH);
     /* each sends 100 requests in one buffer and reads nothing: 3.2 MB of
      * answers, so the server parks on every one of them mid-batch */
     static struct tc_conn cs[HOLD_CLIENTS];
@@ -595,8 +598,7 @@ static void t_idle_out_room(void *arg)
     tc_connect(&c, v.port);
     static const char one[] = "GET /c8 HTTP/1.1\r\nHost: x\r\n\r\n";
     char batch[(sizeof(one) - 1) * 30];
-    for (int i = 0; i < 30; i++)
-        memcpy(batch + i * (sizeof(one) - 1), one, sizeof(one) - 1);
+    repeat_req(batch, one, sizeof(one) - 1, 30);
     /* one request first: the connection and its buffers exist */
     tc_send(&c, one, sizeof(one) - 1);
     struct tc_resp r;
