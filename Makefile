@@ -27,7 +27,7 @@ ARCH := $(shell uname -m)
 WARN := -Wall -Wextra -Werror -Wno-unused-parameter
 CFLAGS ?= -O2 -g
 CFLAGS += -std=c11 -D_GNU_SOURCE -fno-omit-frame-pointer -fPIC $(WARN) -Iinclude -Isrc -MMD -MP
-LDLIBS := -luring -lpthread
+LDLIBS := -luring -lpthread $(shell pkg-config --libs openssl 2>/dev/null || echo -lssl -lcrypto)
 
 ifeq ($(SAN),asan)
 CFLAGS += -fsanitize=address,undefined -fno-sanitize-recover=undefined
@@ -44,7 +44,7 @@ ifneq ($(FAULT),)
 CFLAGS += -DRINGO_FAULT
 endif
 
-LIB_C := $(sort $(wildcard src/base/*.c src/sched/*.c src/io/*.c src/net/*.c src/sync/*.c src/http/*.c))
+LIB_C := $(sort $(wildcard src/base/*.c src/sched/*.c src/io/*.c src/net/*.c src/sync/*.c src/tls/*.c src/http/*.c))
 LIB_S := src/sched/switch_$(ARCH).S
 LIB_OBJ := $(LIB_C:%.c=$(BUILD)/%.o) $(LIB_S:%.S=$(BUILD)/%.o)
 

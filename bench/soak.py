@@ -107,7 +107,7 @@ def build_gen(build):
         return exe
     os.makedirs(os.path.dirname(exe), exist_ok=True)
     cmd = [os.environ.get("CC", "cc"), "-O2", "-g", "-std=c11", "-D_GNU_SOURCE", "-Wall",
-           "-Wextra", "-Werror", "-I" + os.path.join(REPO, "include"), src, lib, "-luring",
+           "-Wextra", "-Werror", "-I" + os.path.join(REPO, "include"), src, lib, "-luring", "-lssl", "-lcrypto",
            "-lpthread", "-o", exe]
     print("soak.py: " + " ".join(cmd), file=sys.stderr)
     subprocess.run(cmd, check=True)

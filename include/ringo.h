@@ -10,6 +10,7 @@
  *   ringo/offload.h  run blocking code on a thread pool
  *   ringo/file.h     file I/O (io_uring, or the offload pool on epoll)
  *   ringo/http.h     HTTP/1.1 server, router, static files, metrics
+ *   ringo/tls.h      TLS streams (OpenSSL 3): server and client
  */
 #ifndef RINGO_H
 #define RINGO_H
@@ -31,5 +32,6 @@
 #include "ringo/offload.h"
 #include "ringo/file.h"
 #include "ringo/http.h"
+#include "ringo/tls.h"
 
 #endif

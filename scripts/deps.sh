@@ -1,6 +1,6 @@
 #!/bin/sh
 # Check (and, as root with apt-get, install) what the build needs.
-#   scripts/deps.sh build   compiler, make, liburing-dev, clang-format
+#   scripts/deps.sh build   compiler, make, liburing-dev, libssl-dev (OpenSSL 3), clang-format
 #   scripts/deps.sh bench   + golang-go, linux-perf, python3
 set -e
 what=${1:-build}
@@ -21,6 +21,9 @@ check() { # check PACKAGE [COMMAND-OR-FILE]
 check gcc gcc
 check make make
 check liburing-dev /usr/include/liburing.h
+check libssl-dev /usr/include/openssl/ssl.h
+check pkg-config pkg-config
+check openssl openssl
 check python3 python3
 if [ "$what" = fuzz ]; then
     check clang clang

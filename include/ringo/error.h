@@ -23,7 +23,10 @@ extern "C" {
     X(NOBACKEND, 2, "no usable I/O backend (io_uring and epoll unavailable)")                      \
     X(STOPPED, 3, "the runtime is stopping")                                                       \
     X(NONAME, 4, "host name not found")                                                            \
-    X(RESOLVE, 5, "name resolution failed")
+    X(RESOLVE, 5, "name resolution failed")                                                        \
+    X(TLS, 6, "TLS protocol error")                                                                \
+    X(TLSVERIFY, 7, "TLS peer certificate verification failed")                                    \
+    X(TLSEOF, 8, "TLS stream ended without close_notify")
 
 enum {
 #define RINGO_ERR_ENUM(name, off, msg) RINGO_E##name = -(RINGO_ERR_BASE + (off)),

@@ -30,6 +30,7 @@
 #include <sys/types.h>
 
 #include "net.h"
+#include "tls.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -123,6 +124,18 @@ int ringo_http_serve(ringo_http_server *s, const ringo_addr *addr);
  * in its own coroutines until ringo_http_shutdown() or a graceful stop
  * request. Same errors as ringo_http_serve. */
 int ringo_http_start(ringo_http_server *s, const ringo_addr *addr, int *port_out);
+
+/* ringo_http_serve / ringo_http_start over TLS: every connection begins
+ * with a handshake with tls (a server context, ringo/tls.h; the server
+ * takes a reference until it has shut down), bounded by the context's
+ * handshake_timeout_ns and max_handshakes; a failed handshake closes the
+ * connection and is counted (ringo_tls_ctx_stats, /metrics). Responses
+ * are encrypted into records and sent with one write per batch, as in
+ * plain HTTP; file bodies are read and encrypted (no sendfile). Same
+ * errors as the plain calls, and -EINVAL for a client context. */
+int ringo_http_serve_tls(ringo_http_server *s, const ringo_addr *addr, ringo_tls_ctx *tls);
+int ringo_http_start_tls(ringo_http_server *s, const ringo_addr *addr, ringo_tls_ctx *tls,
+                         int *port_out);
 
 /* After ringo_http_start: park until the server has shut down (every
  * accept loop and connection coroutine ended, a shutdown begun by a

@@ -51,9 +51,11 @@ typedef struct ringo_config {
                                      call ringo_stop(); SIGUSR1 calls on_signal.
                                      Signals are blocked in workers and taken by
                                      one signal thread. */
-    void (*on_signal)(int signo); /* called on the signal thread for SIGUSR1,
-                                     and for SIGINT/SIGTERM after the drain
-                                     request or stop */
+    void (*on_signal)(int signo); /* called on the signal thread for SIGUSR1
+                                     and SIGHUP (taken only when this is set,
+                                     e.g. to reload certificates), and for
+                                     SIGINT/SIGTERM after the drain request
+                                     or stop */
     int ignore_sigpipe;           /* 1 (default): SIGPIPE is ignored process-wide so
                                      a write to a closed peer returns -EPIPE */
     int verbose;                  /* 1: log backend choice and features to stderr.

@@ -116,6 +116,26 @@ int rh_queue_ref(struct rh_conn *c, const void *p, size_t n)
     return 0;
 }
 
+static int write_failed(struct rh_conn *c, int w)
+{
+    rh_stat_add(c->w, w == -ETIMEDOUT ? RH_STAT(timeouts) : RH_STAT(conn_errors), 1);
+    c->dead = true;
+    return w < 0 ? w : -EPIPE;
+}
+
+/* HTTPS: the batch is sealed into as few records as fit and sent with
+ * one write, as the plain batch is. */
+static int tls_flush(struct rh_conn *c, const struct iovec *iov, int n, size_t total, int64_t dl)
+{
+    int r = ringo_tls_queuev(c->tls, iov, n, dl);
+    if (r == 0)
+        r = ringo_tls_flush(c->tls, dl);
+    if (r < 0)
+        return write_failed(c, r);
+    rh_stat_add(c->w, RH_STAT(bytes_out), total);
+    return 0;
+}
+
 int rh_flush(struct rh_conn *c)
 {
     if (c->dead)
@@ -134,16 +154,15 @@ int rh_flush(struct rh_conn *c)
     c->out_len = 0;
     c->queued = 0;
     int64_t dl = ringo_deadline_in(c->s->cfg.write_timeout_ns);
+    if (c->tls)
+        return tls_flush(c, iov, n, total, dl);
     struct iovec *v = iov;
     size_t left = total;
     while (left) {
         ssize_t w = n == 1 ? ringo_write(c->fd, v->iov_base, v->iov_len, dl)
                            : ringo_writev(c->fd, v, n, dl);
-        if (w <= 0) {
-            rh_stat_add(c->w, w == -ETIMEDOUT ? RH_STAT(timeouts) : RH_STAT(conn_errors), 1);
-            c->dead = true;
-            return w < 0 ? (int)w : -EPIPE;
-        }
+        if (w <= 0)
+            return write_failed(c, (int)w);
         left -= (size_t)w;
         while (n && (size_t)w >= v->iov_len) {
             w -= (ssize_t)v->iov_len;
@@ -320,6 +339,14 @@ static void note_read(struct rh_conn *c, ssize_t n, size_t timeout_stat)
         rh_stat_add(c->w, RH_STAT(conn_errors), 1);
 }
 
+/* HTTPS: an end without close_notify ends the stream like a plain
+ * close (most clients close so; the TLS layer counts it as truncated). */
+static ssize_t tls_read(struct rh_conn *c, void *buf, size_t len, int64_t deadline)
+{
+    ssize_t n = ringo_tls_read(c->tls, buf, len, deadline);
+    return n == RINGO_ETLSEOF ? 0 : n;
+}
+
 /* Every read from the client: what is queued goes out first (an answer
  * that is ready never waits behind bytes that may never come). */
 static ssize_t conn_read(struct rh_conn *c, void *buf, size_t len, int64_t deadline)
@@ -327,7 +354,7 @@ static ssize_t conn_read(struct rh_conn *c, void *buf, size_t len, int64_t deadl
     int r = rh_flush(c);
     if (r < 0)
         return r;
-    ssize_t n = ringo_read(c->fd, buf, len, deadline);
+    ssize_t n = c->tls ? tls_read(c, buf, len, deadline) : ringo_read(c->fd, buf, len, deadline);
     note_read(c, n, RH_STAT(timeouts));
     return n;
 }
@@ -575,6 +602,24 @@ static int64_t handle(struct rh_conn *c, ringo_http_req *req, int head_len)
     return now;
 }
 
+/* Wait for the next request's first bytes and make them the window: a
+ * lent receive buffer, or (HTTPS: the bytes are decrypted) own. */
+static ssize_t idle_read(struct rh_conn *c, int64_t deadline)
+{
+    if (!c->tls) {
+        ssize_t n = ringo_recv_borrow(c->fd, &c->lent, deadline);
+        if (n > 0) {
+            c->have_lent = true;
+            c->win = c->lent.data;
+        }
+        return n;
+    }
+    if (own_reserve(c, OWN_MIN) < 0)
+        return -ENOMEM;
+    c->win = c->own;
+    return tls_read(c, c->own, c->own_cap, deadline);
+}
+
 static void serve(struct rh_conn *c)
 {
     ringo_http_server *s = c->s;
@@ -608,14 +653,11 @@ static void serve(struct rh_conn *c)
             if (c->closing || atomic_load_explicit(&s->draining, memory_order_relaxed))
                 return;
             c->idle = true;
-            ssize_t n =
-                ringo_recv_borrow(c->fd, &c->lent, ringo_deadline_in(s->cfg.idle_timeout_ns));
+            ssize_t n = idle_read(c, ringo_deadline_in(s->cfg.idle_timeout_ns));
             c->idle = false;
             note_read(c, n, RH_STAT(idle_timeouts));
             if (n <= 0)
                 return; /* closed, idle timeout, shutdown: nothing to answer */
-            c->have_lent = true;
-            c->win = c->lent.data;
             c->end = (size_t)n;
             head_start = c->t_read = ringo_now();
             scanned = 0;
@@ -675,6 +717,9 @@ static void serve(struct rh_conn *c)
 static void linger(struct rh_conn *c)
 {
     ringo_http_server *s = c->s;
+    /* HTTPS: close_notify first, so the client knows the answer is whole */
+    if (c->tls && ringo_tls_shutdown(c->tls, ringo_deadline_in(LINGER_READ_NS)) < 0)
+        return;
     if (ringo_shutdown(c->fd, SHUT_WR) < 0)
         return;
     int64_t end = ringo_deadline_in(LINGER_NS);
@@ -694,6 +739,22 @@ static void linger(struct rh_conn *c)
     }
 }
 
+/* HTTPS: the handshake, bounded by the context's handshake timeout. A
+ * connection that has not finished it counts as idle: a shutdown closes
+ * it at once. A failure is counted by the context and closes. */
+static int handshake(struct rh_conn *c)
+{
+    int r = ringo_tls_server(c->s->tls, c->fd, &c->tls);
+    if (r == 0) {
+        c->idle = true;
+        r = ringo_tls_handshake(c->tls, RINGO_FOREVER);
+        c->idle = false;
+    }
+    if (r < 0)
+        c->dead = true; /* no close_notify, no linger: the peer is not TLS-ready */
+    return r;
+}
+
 void rh_conn_main(void *arg)
 {
     struct rh_conn c;
@@ -702,12 +763,14 @@ void rh_conn_main(void *arg)
     c.out = c.out_stack = outbuf;
     c.out_cap = sizeof(outbuf);
     rh_conn_register(&c, arg);
-    serve(&c);
+    if (!c.s->tls || handshake(&c) == 0)
+        serve(&c);
     release_lent(&c);
     if (!c.dead && !c.peer_eof)
         linger(&c);
     free(c.own);
     free(c.out_heap);
+    ringo_tls_free(c.tls);
     ringo_close(c.fd);
     rh_conn_unregister(&c);
 }

@@ -15,6 +15,7 @@
 #include "base/list.h"
 #include "base/spin.h"
 #include "http/parse.h"
+#include "tls/tls.h"
 
 /* ---- counters: ringo_http_stats viewed as an array of uint64_t ---- */
 #define RH_NSTATS     (sizeof(ringo_http_stats) / sizeof(uint64_t))
@@ -69,6 +70,7 @@ struct ringo_http_server {
     ringo_coro *watcher;  /* parked in ringo_stop_wait; NULL once it left */
     int watcher_worker;   /* its worker */
     ringo_wg watch_wg;    /* 1 while the watcher runs */
+    ringo_tls_ctx *tls;   /* HTTPS: every connection starts with a handshake */
 };
 
 /* The receive window: the bytes of the current read not parsed yet. It is
@@ -80,6 +82,7 @@ struct rh_conn {
     ringo_http_server *s;
     struct rh_worker *w;
     int fd;
+    ringo_tls *tls; /* HTTPS: every byte in and out goes through it */
     ringo_addr peer;
     struct list_node link;
     ringo_coro *coro;

@@ -48,6 +48,33 @@ static void gauge(struct sb *b, const char *name, const char *help, uint64_t v)
               (unsigned long long)v);
 }
 
+/* HTTPS: the handshakes of the server's TLS context. */
+static void tls_metrics(struct sb *b, const ringo_tls_ctx *ctx)
+{
+    ringo_tls_stats t;
+    ringo_tls_ctx_stats(ctx, &t);
+    counter(b, "ringo_tls_handshakes_total", "TLS handshakes completed (full and resumed).",
+            t.handshakes);
+    counter(b, "ringo_tls_resumed_total", "TLS handshakes that resumed a session.", t.resumed);
+    gauge(b, "ringo_tls_handshakes_in_progress", "TLS handshakes running now.", t.in_progress);
+    sb_printf(b, "# HELP ringo_tls_handshake_failures_total Failed TLS handshakes by reason.\n"
+                 "# TYPE ringo_tls_handshake_failures_total counter\n");
+    const struct {
+        const char *reason;
+        uint64_t v;
+    } fails[] = {{"timeout", t.fail_timeout},
+                 {"protocol", t.fail_protocol},
+                 {"verify", t.fail_verify},
+                 {"closed", t.fail_closed},
+                 {"other", t.fail_other}};
+    for (size_t i = 0; i < sizeof(fails) / sizeof(fails[0]); i++)
+        sb_printf(b, "ringo_tls_handshake_failures_total{reason=\"%s\"} %llu\n", fails[i].reason,
+                  (unsigned long long)fails[i].v);
+    counter(b, "ringo_tls_truncated_total", "TLS connections ended without close_notify.",
+            t.truncated);
+    counter(b, "ringo_tls_reloads_total", "Certificate reloads.", t.reloads);
+}
+
 int ringo_http_metrics_handler(ringo_http_req *req, ringo_http_resp *resp, void *arg)
 {
     (void)req;
@@ -103,6 +130,8 @@ int ringo_http_metrics_handler(ringo_http_req *req, ringo_http_resp *resp, void 
               "ringo_http_request_duration_seconds_sum %.9f\n"
               "ringo_http_request_duration_seconds_count %llu\n",
               (unsigned long long)cum, (double)h.latency_sum_ns / 1e9, (unsigned long long)cum);
+    if (s->tls)
+        tls_metrics(&b, s->tls);
     ringo_counters rc;
     if (ringo_stats(&rc) == 0) {
 #define RINGO_METRIC(name, desc) counter(&b, "ringo_" #name "_total", desc, rc.name);

@@ -375,6 +375,41 @@ int ringo_http_body_static(ringo_http_resp *resp, const void *buf, size_t len)
     return len < REF_MIN ? rh_queue(resp->c, buf, len) : rh_queue_ref(resp->c, buf, len);
 }
 
+#define TLS_FILE_CHUNK 16384 /* one TLS record's worth */
+
+/* HTTPS: the bytes must pass through user space to be encrypted (no
+ * kernel TLS here: docs/tls.md), a record at a time behind the head,
+ * queued like any body (sent at the batch's flush, or once 64 KiB are
+ * sealed). */
+static int tls_body_file(ringo_http_resp *resp, int fd, int64_t offset, size_t len)
+{
+    struct rh_conn *c = resp->c;
+    while (len) {
+        size_t want = len < TLS_FILE_CHUNK ? len : TLS_FILE_CHUNK;
+        char *dst = rh_out_begin(c, want); /* read straight into the output */
+        if (!dst) {
+            resp->failed = true;
+            return c->dead ? -EPIPE : -ENOMEM;
+        }
+        ssize_t n = ringo_pread(fd, dst, want, offset, RINGO_FOREVER);
+        if (n <= 0) {
+            /* the Content-Length is promised: the connection cannot go on */
+            c->dead = true;
+            resp->failed = true;
+            return n == 0 ? -EIO : (int)n;
+        }
+        rh_out_commit(c, (size_t)n);
+        int r = c->queued >= TLS_FILE_CHUNK ? rh_flush(c) : 0;
+        if (r < 0) {
+            resp->failed = true;
+            return r;
+        }
+        offset += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
 int ringo_http_body_file(ringo_http_resp *resp, int fd, int64_t offset, size_t len)
 {
     if (fd < 0 || offset < 0)
@@ -383,6 +418,8 @@ int ringo_http_body_file(ringo_http_resp *resp, int fd, int64_t offset, size_t l
     if (r < 0 || drop_body(resp) || !len)
         return r;
     struct rh_conn *c = resp->c;
+    if (c->tls)
+        return tls_body_file(resp, fd, offset, len);
     /* the head goes out first, then the file's bytes straight from the
      * page cache to the socket */
     if ((r = rh_flush(c)) < 0)

@@ -80,6 +80,7 @@ void ringo_http_server_free(ringo_http_server *s)
     free(s->routes);
     free(s->workers);
     free(s->ip_table);
+    ringo_tls_ctx_free(s->tls);
     free(s);
 }
 
@@ -308,13 +309,18 @@ static int listen_one(ringo_http_server *s, int i, const ringo_addr *a)
     return ringo_tcp_listen(a, backlog, flags);
 }
 
-int ringo_http_start(ringo_http_server *s, const ringo_addr *addr, int *port_out)
+static int start(ringo_http_server *s, const ringo_addr *addr, ringo_tls_ctx *tls, int *port_out)
 {
     if (ringo_worker_id() < 0)
         return RINGO_ENOTINCORO;
+    if (tls && !ringo__tls_ctx_is_server(tls))
+        return -EINVAL;
     int expect = 0;
     if (!atomic_compare_exchange_strong(&s->serving, &expect, 1))
         return -EBUSY;
+    /* the connections of an earlier run are gone: serving was 0 */
+    ringo_tls_ctx_free(s->tls);
+    s->tls = tls ? ringo__tls_ctx_ref(tls) : NULL;
     int n = ringo_workers();
     free(s->workers);
     s->workers = aligned_alloc(64, sizeof(*s->workers) * (size_t)n);
@@ -378,6 +384,17 @@ int ringo_http_start(ringo_http_server *s, const ringo_addr *addr, int *port_out
     return 0;
 }
 
+int ringo_http_start(ringo_http_server *s, const ringo_addr *addr, int *port_out)
+{
+    return start(s, addr, NULL, port_out);
+}
+
+int ringo_http_start_tls(ringo_http_server *s, const ringo_addr *addr, ringo_tls_ctx *tls,
+                         int *port_out)
+{
+    return tls ? start(s, addr, tls, port_out) : -EINVAL;
+}
+
 int ringo_http_wait(ringo_http_server *s)
 {
     /* the accept loops end at ringo_http_shutdown or when the runtime
@@ -400,14 +417,24 @@ int ringo_http_wait(ringo_http_server *s)
     return -ECANCELED;
 }
 
-int ringo_http_serve(ringo_http_server *s, const ringo_addr *addr)
+static int serve(ringo_http_server *s, const ringo_addr *addr, ringo_tls_ctx *tls)
 {
-    int r = ringo_http_start(s, addr, NULL);
+    int r = start(s, addr, tls, NULL);
     if (r < 0)
         return r;
     r = ringo_http_wait(s);
     atomic_store(&s->serving, 0);
     return r;
+}
+
+int ringo_http_serve(ringo_http_server *s, const ringo_addr *addr)
+{
+    return serve(s, addr, NULL);
+}
+
+int ringo_http_serve_tls(ringo_http_server *s, const ringo_addr *addr, ringo_tls_ctx *tls)
+{
+    return tls ? serve(s, addr, tls) : -EINVAL;
 }
 
 /* On one worker: cancel its accept loop, its stop watcher and its idle

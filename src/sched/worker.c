@@ -777,6 +777,8 @@ int ringo_main(const ringo_config *cfg_in, void (*fn)(void *), void *arg)
         sigaddset(&st.set, SIGINT);
         sigaddset(&st.set, SIGTERM);
         sigaddset(&st.set, SIGUSR1);
+        if (cfg.on_signal) /* else SIGHUP keeps its default: end the process */
+            sigaddset(&st.set, SIGHUP);
     }
     pthread_sigmask(SIG_BLOCK, &st.set, &old_mask);
     st.on_signal = cfg.on_signal;

@@ -3,14 +3,17 @@
  *   ringo-httpd [--port N] [--host ADDR] [--workers N] [--backend B]
  *               [--root DIR] [--metrics] [--metrics-listen ADDR:PORT]
  *               [--quiet] [--max-conns N] [--max-conns-per-ip N]
- *               [--stats-file PATH] [--help] [--version]
+ *               [--stats-file PATH] [--tls-cert FILE --tls-key FILE]
+ *               [--tls-min-version V] [--help] [--version]
  *
  * Routes: GET /plaintext answers "Hello, World!" as text/plain (the
  * TechEmpower plaintext test); --root serves the files below DIR at "/"
  * (without --root, "/" is a short page naming the routes). /metrics
  * (Prometheus text) is served on the main port with --metrics, and with
  * --metrics-listen by a second server on that address alone, so the
- * counters can stay on a private interface. SIGINT/SIGTERM shut down
+ * counters can stay on a private interface. With --tls-cert and
+ * --tls-key the main port serves HTTPS (TLS 1.2/1.3, ALPN http/1.1);
+ * SIGHUP reloads the certificate and key for new connections. SIGINT/SIGTERM shut down
  * gracefully: stop accepting, finish the requests in flight, close idle
  * connections.
  *
@@ -45,11 +48,14 @@ static struct {
     ringo_addr metrics_addr;
     int quiet;
     const char *stats_file;
+    const char *tls_cert, *tls_key;
+    int tls_min; /* RINGO_TLS_1_2 or RINGO_TLS_1_3 */
+    ringo_tls_ctx *tls;
     ringo_addr addr;
     ringo_http_config http;
     int status; /* exit status, set by the main coroutine (ringo_main's
                    result says only whether the runtime started) */
-} opt = {.host = "*", .port = 8080};
+} opt = {.host = "*", .port = 8080, .tls_min = RINGO_TLS_1_2};
 
 static void usage(FILE *f)
 {
@@ -80,6 +86,12 @@ static void usage(FILE *f)
             "                           (default %u)\n"
             "  -s, --stats-file PATH    write the runtime counters to PATH on SIGUSR1 and at\n"
             "                           exit (default: none)\n"
+            "      --tls-cert FILE      serve HTTPS on --port with this PEM certificate chain\n"
+            "                           (with --tls-key; default: plain HTTP). SIGHUP reads\n"
+            "                           both files again for new connections\n"
+            "      --tls-key FILE       the PEM private key of --tls-cert\n"
+            "      --tls-min-version V  1.2 or 1.3: the oldest TLS version accepted\n"
+            "                           (default 1.2; 1.3 is preferred when both can)\n"
             "  -q, --quiet              no start-up and shutdown lines on stderr (default off)\n"
             "  -h, --help               this text\n"
             "      --version            print the version\n"
@@ -125,6 +137,39 @@ static void write_stats(void)
     }
 }
 
+/* SIGHUP: the certificate and key again, for new connections; a bad
+ * pair leaves the old one serving. */
+static void reload_tls(void)
+{
+    if (!opt.tls)
+        return;
+    char err[512];
+    int r = ringo_tls_ctx_reload(opt.tls, err, sizeof(err));
+    if (r < 0)
+        fprintf(stderr, PROG ": SIGHUP: certificate not reloaded: %s\n", err);
+    else if (!opt.quiet)
+        fprintf(stderr, PROG ": SIGHUP: certificate reloaded from %s\n", opt.tls_cert);
+}
+
+/* --tls-cert/--tls-key: the server context, or -1 after saying why. */
+static int make_tls(void)
+{
+    if (!opt.tls_cert)
+        return 0;
+    ringo_tls_config tc;
+    ringo_tls_config_init(&tc);
+    tc.cert_file = opt.tls_cert;
+    tc.key_file = opt.tls_key;
+    tc.min_version = opt.tls_min;
+    char err[512];
+    int r = ringo_tls_server_new(&tc, &opt.tls, err, sizeof(err));
+    if (r < 0) {
+        fprintf(stderr, PROG ": TLS: %s\n", err);
+        return -1;
+    }
+    return 0;
+}
+
 /* The runtime's signal thread takes SIGINT/SIGTERM (the servers drain:
  * drain_on_stop; a second one stops at once) and calls this after each,
  * and for SIGUSR1. */
@@ -132,6 +177,10 @@ static void on_signal(int signo)
 {
     if (signo == SIGUSR1) {
         write_stats();
+        return;
+    }
+    if (signo == SIGHUP) {
+        reload_tls();
         return;
     }
     if (!opt.quiet)
@@ -206,7 +255,8 @@ static void main_coro(void *arg)
         ringo_http_route(s, "GET", "/", 0, index_handler, NULL);
     }
     int port = 0;
-    r = ringo_http_start(s, &opt.addr, &port);
+    r = opt.tls ? ringo_http_start_tls(s, &opt.addr, opt.tls, &port)
+                : ringo_http_start(s, &opt.addr, &port);
     if (r < 0) {
         char a[128];
         ringo_addr_format(&opt.addr, a, sizeof(a));
@@ -224,7 +274,8 @@ static void main_coro(void *arg)
     opt.status = TOOL_EXIT_OK;
     if (!opt.quiet) {
         char buf[128];
-        fprintf(stderr, PROG ": listening on http://%s:%d/ (%d worker(s), backend %s)\n",
+        fprintf(stderr, PROG ": listening on %s://%s:%d/ (%d worker(s), backend %s)\n",
+                opt.tls ? "https" : "http",
                 url_host(opt.host, (int)strlen(opt.host), buf, sizeof(buf)), port, ringo_workers(),
                 ringo_backend_name());
     }
@@ -266,7 +317,7 @@ static int same_listener(const ringo_addr *a, const ringo_addr *b)
 /* Returns -1 to go on, else the exit status. */
 static int parse_args(int argc, char **argv, ringo_config *cfg)
 {
-    enum { OPT_METRICS_LISTEN = 0x100, OPT_VERSION };
+    enum { OPT_METRICS_LISTEN = 0x100, OPT_VERSION, OPT_TLS_CERT, OPT_TLS_KEY, OPT_TLS_MIN };
     static const struct option longopts[] = {
         {"port", required_argument, 0, 'p'},
         {"host", required_argument, 0, 'H'},
@@ -281,9 +332,13 @@ static int parse_args(int argc, char **argv, ringo_config *cfg)
         {"stats-file", required_argument, 0, 's'},
         {"help", no_argument, 0, 'h'},
         {"version", no_argument, 0, OPT_VERSION},
+        {"tls-cert", required_argument, 0, OPT_TLS_CERT},
+        {"tls-key", required_argument, 0, OPT_TLS_KEY},
+        {"tls-min-version", required_argument, 0, OPT_TLS_MIN},
         {0, 0, 0, 0},
     };
     static const char *const backends[] = {"auto", "uring", "epoll", NULL};
+    static const char *const versions[] = {"1.2", "1.3", NULL};
     int c, i;
     opterr = 0;
     while ((c = getopt_long(argc, argv, ":p:H:w:b:r:mqC:I:s:h", longopts, NULL)) != -1) {
@@ -337,6 +392,17 @@ static int parse_args(int argc, char **argv, ringo_config *cfg)
         case OPT_VERSION:
             printf(PROG " %s\n", RINGO_VERSION_STRING);
             return TOOL_EXIT_OK;
+        case OPT_TLS_CERT:
+            opt.tls_cert = optarg;
+            break;
+        case OPT_TLS_KEY:
+            opt.tls_key = optarg;
+            break;
+        case OPT_TLS_MIN:
+            if (flag_choice(PROG, "--tls-min-version", optarg, versions, &i) < 0)
+                return TOOL_EXIT_USAGE;
+            opt.tls_min = i == 0 ? RINGO_TLS_1_2 : RINGO_TLS_1_3;
+            break;
         default:
             return flag_getopt_error(PROG, c, argv, longopts);
         }
@@ -346,6 +412,11 @@ static int parse_args(int argc, char **argv, ringo_config *cfg)
         return r;
     if (flag_host_and_port(PROG, "--host", opt.host, opt.port, &opt.addr) < 0)
         return TOOL_EXIT_USAGE;
+    if (!opt.tls_cert != !opt.tls_key) {
+        fprintf(stderr, PROG ": %s needs %s too\n", opt.tls_cert ? "--tls-cert" : "--tls-key",
+                opt.tls_cert ? "--tls-key" : "--tls-cert");
+        return TOOL_EXIT_USAGE;
+    }
     if (opt.metrics_listen && same_listener(&opt.addr, &opt.metrics_addr)) {
         fprintf(stderr, PROG ": --metrics-listen %s: the main server listens there already\n",
                 opt.metrics_listen);
@@ -380,12 +451,13 @@ int main(int argc, char **argv)
     int status = parse_args(argc, argv, &cfg);
     if (status >= 0)
         return status;
-    if (check_root() < 0)
+    if (check_root() < 0 || make_tls() < 0)
         return TOOL_EXIT_FAIL;
     cfg.on_signal = on_signal;
     if (!opt.quiet)
         cfg.verbose = 1;
     int r = ringo_main(&cfg, main_coro, NULL);
+    ringo_tls_ctx_free(opt.tls);
     if (r < 0) {
         fprintf(stderr, PROG ": cannot start the ringo runtime: %s\n", ringo_strerror(r));
         return TOOL_EXIT_FAIL;

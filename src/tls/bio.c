@@ -1,0 +1,140 @@
+/* src/tls/bio.c - the BIO OpenSSL reads and writes the socket through.
+ *
+ * Reads are ringo_read: the coroutine parks on the ring (or epoll) and
+ * resumes from the completion, so OpenSSL never sees a would-block except
+ * when the caller's deadline passed or it was cancelled; then the BIO says
+ * "retry", OpenSSL keeps its state and the caller gets -ETIMEDOUT or
+ * -ECANCELED and may call again. On io_uring the bytes come from the
+ * multishot receive's buffers, copied once, straight into OpenSSL's
+ * record buffer (a memory BIO would copy them twice: docs/tls.md).
+ *
+ * Writes append the records to the connection's buffer; nothing is sent
+ * until a flush (ringo_tls_flush, or a read about to wait for the peer),
+ * so a batch of responses, or a handshake flight, is one send. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tls/tls_int.h"
+
+static int grow(ringo_tls *t, size_t need)
+{
+    if (t->wlen + need <= t->wcap)
+        return 0;
+    if (t->woff) { /* the sent front first */
+        memmove(t->wbuf, t->wbuf + t->woff, t->wlen - t->woff);
+        t->wlen -= t->woff;
+        t->woff = 0;
+        if (t->wlen + need <= t->wcap)
+            return 0;
+    }
+    size_t cap = t->wcap ? t->wcap : 4096;
+    while (cap < t->wlen + need)
+        cap *= 2;
+    char *p = realloc(t->wbuf, cap);
+    if (!p)
+        return -ENOMEM;
+    t->wbuf = p;
+    t->wcap = cap;
+    return 0;
+}
+
+static int bio_write(BIO *b, const char *data, size_t len, size_t *written)
+{
+    ringo_tls *t = BIO_get_data(b);
+    BIO_clear_retry_flags(b);
+    if (grow(t, len) < 0) {
+        t->io_err = -ENOMEM;
+        return 0;
+    }
+    memcpy(t->wbuf + t->wlen, data, len);
+    t->wlen += len;
+    *written = len;
+    return 1;
+}
+
+/* A read that would wait sends what is buffered first: the peer may be
+ * waiting for exactly that (a handshake flight, a response). */
+static ssize_t read_socket(ringo_tls *t, char *buf, size_t len)
+{
+    if (t->wlen > t->woff) {
+        ssize_t n = ringo_recv(t->fd, buf, len, MSG_DONTWAIT, t->deadline);
+        if (n != -EAGAIN)
+            return n;
+        int r = ringo__tls_flush_out(t);
+        if (r < 0)
+            return r;
+    }
+    return ringo_read(t->fd, buf, len, t->deadline);
+}
+
+static int bio_read(BIO *b, char *buf, size_t len, size_t *readbytes)
+{
+    ringo_tls *t = BIO_get_data(b);
+    BIO_clear_retry_flags(b);
+    ssize_t n = read_socket(t, buf, len);
+    if (n > 0) {
+        *readbytes = (size_t)n;
+        return 1;
+    }
+    if (n == 0)
+        return 0; /* end of stream: OpenSSL decides if that was orderly */
+    t->io_err = (int)n;
+    if (n == -ETIMEDOUT || n == -ECANCELED || n == -EAGAIN)
+        BIO_set_retry_read(b); /* nothing was lost: the caller may retry */
+    return 0;
+}
+
+static long bio_ctrl(BIO *b, int cmd, long num, void *ptr)
+{
+    (void)num;
+    (void)ptr;
+    ringo_tls *t = BIO_get_data(b);
+    switch (cmd) {
+    case BIO_CTRL_FLUSH:
+        /* OpenSSL flushes after each handshake flight; the bytes go out
+         * before the next read waits (read_socket) or at the caller's
+         * flush, which joins the server's tickets to its first answer */
+        return 1;
+    case BIO_CTRL_WPENDING:
+        return (long)(t->wlen - t->woff);
+    case BIO_CTRL_PENDING:
+        return 0;
+    default:
+        return 0;
+    }
+}
+
+static int bio_create(BIO *b)
+{
+    BIO_set_init(b, 1);
+    return 1;
+}
+
+static int bio_destroy(BIO *b)
+{
+    BIO_set_data(b, NULL);
+    return 1;
+}
+
+BIO_METHOD *ringo__tls_bio_method_new(void)
+{
+    BIO_METHOD *m = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "ringo socket");
+    if (!m)
+        return NULL;
+    if (!BIO_meth_set_write_ex(m, bio_write) || !BIO_meth_set_read_ex(m, bio_read) ||
+        !BIO_meth_set_ctrl(m, bio_ctrl) || !BIO_meth_set_create(m, bio_create) ||
+        !BIO_meth_set_destroy(m, bio_destroy)) {
+        BIO_meth_free(m);
+        return NULL;
+    }
+    return m;
+}
+
+BIO *ringo__tls_bio_new(ringo_tls *t)
+{
+    BIO *b = BIO_new(t->ctx->bio);
+    if (b)
+        BIO_set_data(b, t);
+    return b;
+}
