@@ -49,7 +49,7 @@ LIB_S := src/sched/switch_$(ARCH).S
 LIB_OBJ := $(LIB_C:%.c=$(BUILD)/%.o) $(LIB_S:%.S=$(BUILD)/%.o)
 
 TOOLS := $(BUILD)/ringo-echo $(BUILD)/ringo-bench $(BUILD)/ringo-httpd
-TEST_C := $(sort $(wildcard tests/test_*.c)) tests/t_main.c tests/t_seccomp.c tests/http_client.c
+TEST_C := $(sort $(wildcard tests/test_*.c)) tests/t_main.c tests/t_seccomp.c tests/http_client.c tests/tls_certs.c
 TEST_OBJ := $(TEST_C:%.c=$(BUILD)/%.o)
 EXAMPLES := $(patsubst examples/%.c,$(BUILD)/examples/%,$(wildcard examples/*.c))
 # bench/*.c: micro-benchmarks built on ringo (ctxswitch, chan, sync, file...)
