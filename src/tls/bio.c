@@ -17,6 +17,10 @@
 
 #include "tls/tls_int.h"
 
+#define WBUF_KEEP (16 * 1024) /* a flushed connection keeps a buffer this big */
+
+#ifndef RINGO_TLS_MEMBIO
+
 static int grow(ringo_tls *t, size_t need)
 {
     if (t->wlen + need <= t->wcap)
@@ -131,10 +135,103 @@ BIO_METHOD *ringo__tls_bio_method_new(void)
     return m;
 }
 
-BIO *ringo__tls_bio_new(ringo_tls *t)
+int ringo__tls_bio_attach(ringo_tls *t)
 {
     BIO *b = BIO_new(t->ctx->bio);
-    if (b)
-        BIO_set_data(b, t);
-    return b;
+    if (!b)
+        return -ENOMEM;
+    BIO_set_data(b, t);
+    SSL_set_bio(t->ssl, b, b);
+    return 0;
 }
+
+int ringo__tls_flush_out(ringo_tls *t)
+{
+    if (t->werr)
+        return t->werr;
+    while (t->woff < t->wlen) {
+        size_t sent = 0;
+        ssize_t w =
+            ringo_write_all(t->fd, t->wbuf + t->woff, t->wlen - t->woff, &sent, t->deadline);
+        t->woff += w >= 0 ? (size_t)w : sent;
+        if (w < 0) {
+            if (w != -ETIMEDOUT && w != -ECANCELED)
+                t->werr = (int)w; /* the stream has a hole now: never write again */
+            return (int)w;
+        }
+    }
+    t->woff = t->wlen = 0;
+    if (t->wcap > WBUF_KEEP) {
+        free(t->wbuf);
+        t->wbuf = NULL;
+        t->wcap = 0;
+    }
+    return 0;
+}
+
+#else /* RINGO_TLS_MEMBIO: the design not taken, kept to re-run the comparison */
+
+/* OpenSSL reads from and writes to memory BIOs; the coroutine moves the
+ * bytes: received buffers are borrowed (ringo_recv_borrow) and written
+ * into the input BIO, the output BIO is sent from where it lies. */
+BIO_METHOD *ringo__tls_bio_method_new(void)
+{
+    return BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "ringo unused");
+}
+
+int ringo__tls_bio_attach(ringo_tls *t)
+{
+    BIO *in = BIO_new(BIO_s_mem()), *out = BIO_new(BIO_s_mem());
+    if (!in || !out) {
+        BIO_free(in);
+        BIO_free(out);
+        return -ENOMEM;
+    }
+    SSL_set_bio(t->ssl, in, out);
+    return 0;
+}
+
+int ringo__tls_flush_out(ringo_tls *t)
+{
+    if (t->werr)
+        return t->werr;
+    BIO *out = SSL_get_wbio(t->ssl);
+    char *p;
+    long n = BIO_get_mem_data(out, &p);
+    if (n <= 0)
+        return 0;
+    size_t sent = 0;
+    ssize_t w = ringo_write_all(t->fd, p, (size_t)n, &sent, t->deadline);
+    if (w < 0) {
+        t->werr = (int)w;
+        return (int)w;
+    }
+    (void)BIO_reset(out);
+    return 0;
+}
+
+int ringo__tls_retry(ringo_tls *t, int r)
+{
+    if (SSL_get_error(t->ssl, r) != SSL_ERROR_WANT_READ)
+        return 0;
+    int e = ringo__tls_flush_out(t); /* what the peer waits for goes first */
+    if (e < 0) {
+        t->io_err = e;
+        return e;
+    }
+    ringo_buf b;
+    ssize_t n = ringo_recv_borrow(t->fd, &b, t->deadline);
+    if (n < 0) {
+        t->io_err = (int)n;
+        return (int)n;
+    }
+    BIO *in = SSL_get_rbio(t->ssl);
+    if (n == 0) {
+        BIO_set_mem_eof_return(in, 0); /* OpenSSL sees the end of stream */
+        return 1;
+    }
+    BIO_write(in, b.data, (int)n);
+    ringo_buf_release(&b);
+    return 1;
+}
+#endif

@@ -38,16 +38,14 @@ static int conn_new(ringo_tls_ctx *ctx, int fd, bool server, ringo_tls **out)
     t->deadline = RINGO_FOREVER;
     if (server)
         t->gen = ringo__tls_gen_get(ctx);
-    BIO *bio = NULL;
     t->ssl = SSL_new(server ? t->gen->main : ctx->client);
-    if (!t->ssl || !(bio = ringo__tls_bio_new(t))) {
+    if (!t->ssl || ringo__tls_bio_attach(t) < 0) {
         SSL_free(t->ssl);
         ringo__tls_gen_put(t->gen);
         free(t);
         ERR_clear_error();
         return -ENOMEM;
     }
-    SSL_set_bio(t->ssl, bio, bio);
     SSL_set_app_data(t->ssl, t);
     ringo__tls_ctx_ref(ctx);
     *out = t;
@@ -203,7 +201,9 @@ int ringo_tls_handshake(ringo_tls *t, int64_t deadline)
     t->deadline = dl;
     t->io_err = 0;
     ERR_clear_error();
-    int r = SSL_do_handshake(t->ssl);
+    int r;
+    while ((r = SSL_do_handshake(t->ssl)) != 1 && ringo__tls_retry(t, r) > 0)
+        ;
     if (r == 1 && !t->server)
         rc = ringo__tls_flush_out(t); /* the client's Finished: the server waits for it */
     else if (r != 1)
@@ -214,6 +214,11 @@ int ringo_tls_handshake(ringo_tls *t, int64_t deadline)
         t->fatal = rc;
         if (!t->err[0])
             snprintf(t->err, sizeof(t->err), "%s", err_reason_name(rc));
+        /* the fatal alert OpenSSL buffered (record_overflow,
+         * no_application_protocol, bad_certificate...) tells the peer why;
+         * best effort: the connection is failed either way */
+        if (rc == RINGO_ETLS || rc == RINGO_ETLSVERIFY)
+            ringo__tls_flush_out(t);
     }
     atomic_fetch_sub_explicit(&ctx->st[TLS_STAT(in_progress)], 1, memory_order_relaxed);
     if (slot)
@@ -308,7 +313,10 @@ ssize_t ringo_tls_read(ringo_tls *t, void *buf, size_t len, int64_t deadline)
     t->io_err = 0;
     ERR_clear_error();
     size_t got = 0;
-    int r = SSL_read_ex(t->ssl, buf, len > INT_MAX ? INT_MAX : len, &got);
+    int r;
+    while ((r = SSL_read_ex(t->ssl, buf, len > INT_MAX ? INT_MAX : len, &got)) != 1 &&
+           ringo__tls_retry(t, r) > 0)
+        ;
     if (r == 1)
         return (ssize_t)got;
     int rc = fail(t, r);
@@ -320,30 +328,6 @@ ssize_t ringo_tls_read(ringo_tls *t, void *buf, size_t len, int64_t deadline)
 int ringo_tls_pending(const ringo_tls *t)
 {
     return SSL_has_pending(t->ssl) ? SSL_pending(t->ssl) > 0 ? SSL_pending(t->ssl) : 1 : 0;
-}
-
-int ringo__tls_flush_out(ringo_tls *t)
-{
-    if (t->werr)
-        return t->werr;
-    while (t->woff < t->wlen) {
-        size_t sent = 0;
-        ssize_t w =
-            ringo_write_all(t->fd, t->wbuf + t->woff, t->wlen - t->woff, &sent, t->deadline);
-        t->woff += w >= 0 ? (size_t)w : sent;
-        if (w < 0) {
-            if (w != -ETIMEDOUT && w != -ECANCELED)
-                t->werr = (int)w; /* the stream has a hole now: never write again */
-            return (int)w;
-        }
-    }
-    t->woff = t->wlen = 0;
-    if (t->wcap > WBUF_KEEP) {
-        free(t->wbuf);
-        t->wbuf = NULL;
-        t->wcap = 0;
-    }
-    return 0;
 }
 
 int ringo_tls_flush(ringo_tls *t, int64_t deadline)

@@ -93,10 +93,22 @@ void ringo__tls_errors_text(char *buf, size_t len, const char *what);
 
 /* bio.c */
 BIO_METHOD *ringo__tls_bio_method_new(void);
-/* A socket BIO for t. */
-BIO *ringo__tls_bio_new(ringo_tls *t);
-
-/* conn.c */
+/* Give t->ssl its BIOs. Returns 0 or -ENOMEM. */
+int ringo__tls_bio_attach(ringo_tls *t);
+/* Send t's buffered records (deadline t->deadline). 0 or -errno. */
 int ringo__tls_flush_out(ringo_tls *t);
+#ifdef RINGO_TLS_MEMBIO
+/* After an SSL call returned r: 1 when more input was fed (call again),
+ * 0 when r is the answer, < 0 when the socket failed. */
+int ringo__tls_retry(ringo_tls *t, int r);
+#else
+/* The socket BIO reads for itself: an SSL call's result is final. */
+static inline int ringo__tls_retry(ringo_tls *t, int r)
+{
+    (void)t;
+    (void)r;
+    return 0;
+}
+#endif
 
 #endif
