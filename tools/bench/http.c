@@ -29,6 +29,21 @@
  * "Connection: close" from the server is not an error: the requests
  * pipelined behind that response are dropped (the server will not answer
  * them) and the connection is replaced.
+ *
+ * --tls: each connection runs a TLS handshake (ringo/tls.h) right after
+ * its TCP connect, and a round is one ringo_tls_queue + one flush, so the
+ * socket sees one write per round as in plain mode. Closes send
+ * close_notify. --new-conn: every request gets a connection of its own
+ * (connect, handshake, one request, close_notify, close); its latency
+ * runs from just before the connect, it counts if its connect began
+ * inside the window and its response arrived inside it, and its
+ * handshake counts with it. --tls-resume gives each connection a client
+ * context of its own, which offers the newest session that connection
+ * was given: with TLS 1.3 the ticket comes after the handshake and is
+ * read with the first response, so the connect phase's handshakes are
+ * full, and OpenSSL's client uses a TLS 1.3 ticket once, so one shared
+ * context would send a connection that starts between another's
+ * handshake and its response into a full handshake.
  */
 #include "bench.h"
 #include "hist.h"
@@ -84,11 +99,12 @@ enum err_kind {
     ERR_FRAMING,
     ERR_BODY,
     ERR_CLOSED,
+    ERR_HANDSHAKE,
     ERR_KINDS
 };
 
 static const char *const err_names[ERR_KINDS] = {
-    "connect", "read", "write", "timeout", "status", "framing", "body", "closed",
+    "connect", "read", "write", "timeout", "status", "framing", "body", "closed", "handshake",
 };
 
 typedef struct http_opts {
@@ -109,6 +125,12 @@ typedef struct http_opts {
     int expect_status;
     const char *expect_body; /* NULL: any body */
     size_t expect_body_len;
+    int tls;               /* --tls */
+    int tls_verify;        /* --tls-verify */
+    const char *tls_ca;    /* --tls-ca; NULL = the system store */
+    int tls_resume;        /* --tls-resume */
+    int new_conn;          /* --new-conn */
+    char server_name[256]; /* SNI and the name to verify: --host without brackets */
     bench_common common;
 } http_opts;
 
@@ -118,6 +140,14 @@ typedef struct worker_state {
     hist latency;                    /* measured responses */
     _Atomic uint64_t measured_bytes; /* of measured responses, head included */
     _Atomic uint64_t completed;      /* valid responses, warmup and drain too */
+    /* Connections opened in the window (see conn_opened), their TLS
+     * handshakes, and the time from connect to ready of each. */
+    hist open_latency;
+    _Atomic uint64_t opened;
+    _Atomic uint64_t resumed;
+    /* every handshake of the run, set-up and drain too */
+    _Atomic uint64_t handshakes_total;
+    _Atomic uint64_t resumed_total;
 } __attribute__((aligned(64))) worker_state;
 
 /* Where the reader is in the current response. */
@@ -134,7 +164,12 @@ enum read_state {
 typedef struct http_conn {
     uint32_t id;
     int fd;
+    ringo_tls *tls;     /* --tls: the connection's TLS stream over fd */
+    ringo_tls_ctx *ctx; /* --tls-resume: its own client context (its sessions) */
     worker_state *ws;
+    int64_t open_ns;  /* just before the connect */
+    int64_t ready_ns; /* connected (and the handshake done) */
+    int recorded;     /* the round's last response was measured */
     char *rbuf;
     size_t rpos, rend; /* unparsed bytes are rbuf[rpos, rend) */
     size_t scanned;    /* of them, searched for the end of the head already */
@@ -152,6 +187,12 @@ typedef struct http_conn {
 
 static struct {
     const http_opts *opt;
+    ringo_tls_config tls_cfg;
+    ringo_tls_ctx *tls_ctx; /* --tls: the client context (without --tls-resume, of
+                               every connection) */
+    _Atomic int tls_named;  /* tls_version/tls_cipher written (by the first handshake) */
+    char tls_version[32];
+    char tls_cipher[64];
     char *round;    /* opt->pipeline copies of the request */
     size_t req_len; /* bytes of one request */
     worker_state *workers;
@@ -223,6 +264,18 @@ static void conn_error(const http_conn *c, enum err_kind kind, const char *fmt, 
     progress_log("%s: conn %u: %s error: %s\n", bench_prog, c->id, err_names[kind], msg);
 }
 
+/* OpenSSL's reason for a TLS error of c, as ": reason" (or ""). */
+static const char *tls_why(const http_conn *c, int rc)
+{
+    int tls_err = rc == RINGO_ETLS || rc == RINGO_ETLSVERIFY;
+    return tls_err && c->tls && *ringo_tls_error_text(c->tls) ? ": " : "";
+}
+
+static const char *tls_text(const http_conn *c, int rc)
+{
+    return *tls_why(c, rc) ? ringo_tls_error_text(c->tls) : "";
+}
+
 /* A cancellation is the user's ^C (quiet) unless main ran out of patience
  * with the drain: then the server owes us responses. */
 static int quiet_cancel(long rc)
@@ -241,13 +294,15 @@ static void report_io_error(const http_conn *c, const char *op, long rc)
     else if (rc == -ETIMEDOUT)
         conn_error(c, ERR_TIMEOUT, "%s timed out after %.3g s with %u response%s missing", op,
                    run.opt->timeout_s, c->inflight, s);
-    else if (rc == 0)
-        conn_error(c, ERR_CLOSED, "server closed the connection with %u response%s missing%s",
-                   c->inflight, s,
+    else if (rc == 0 || rc == RINGO_ETLSEOF)
+        conn_error(c, ERR_CLOSED, "server closed the connection%s with %u response%s missing%s",
+                   rc ? " without TLS close_notify" : "", c->inflight, s,
                    c->state != RS_HEAD || c->rpos < c->rend ? " (mid-response)" : "");
     else
-        conn_error(c, op[0] == 'w' ? ERR_WRITE : ERR_READ, "%s: %s (%s) with %u response%s missing",
-                   op, ringo_strerror((int)rc), ringo_err_name((int)rc), c->inflight, s);
+        conn_error(c, op[0] == 'w' ? ERR_WRITE : ERR_READ,
+                   "%s: %s (%s)%s%s with %u response%s missing", op, ringo_strerror((int)rc),
+                   ringo_err_name((int)rc), tls_why(c, (int)rc), tls_text(c, (int)rc), c->inflight,
+                   s);
 }
 
 /* ---- the response reader ----------------------------------------------- */
@@ -448,6 +503,7 @@ static void complete_response(http_conn *c, int64_t now, int64_t sent_ns, int co
         if (counted && now <= LOAD(&run.measure_end_ns)) {
             hist_record(&ws->latency, (uint64_t)(now - sent_ns));
             add_relaxed(&ws->measured_bytes, c->resp_bytes);
+            c->recorded = 1;
         }
     }
     c->state = RS_HEAD;
@@ -634,17 +690,46 @@ static int64_t io_deadline(void)
     return drain < d ? drain : d;
 }
 
+/* The first n requests of the shared round in one write: with TLS one
+ * queue (it encrypts into the connection's buffer; a round is far below
+ * the size that would send early) and one flush. */
+static ssize_t send_requests(http_conn *c, unsigned n)
+{
+    size_t len = n * run.req_len;
+    int64_t deadline = io_deadline();
+    if (!c->tls)
+        return ringo_write_all(c->fd, run.round, len, NULL, deadline);
+    int rc = ringo_tls_queue(c->tls, run.round, len, deadline);
+    if (rc == 0)
+        rc = ringo_tls_flush(c->tls, deadline);
+    return rc < 0 ? rc : (ssize_t)len;
+}
+
+/* Bytes from the server: > 0, 0 at the end of the stream (with TLS: the
+ * server's close_notify), or an error (RINGO_ETLSEOF: TLS ended without
+ * close_notify, which is an error even for an EOF-delimited body, as it
+ * may be truncated). */
+static ssize_t recv_bytes(http_conn *c, char *buf, size_t len)
+{
+    if (c->tls)
+        return ringo_tls_read(c->tls, buf, len, io_deadline());
+    return ringo_read(c->fd, buf, len, io_deadline());
+}
+
 /* One round: n pipelined requests in one write, then their n responses.
+ * Latencies run from start_ns (just before the write, or with --new-conn
+ * the connect), and measure says whether the round may count at all.
  * Returns 0 when all are answered and the connection can go on, 1 when the
  * server said it closes the connection (not an error), -1 after an error
  * (reported): either way the connection must then be replaced. */
-static int run_round(http_conn *c, unsigned n, int measure)
+static int run_round(http_conn *c, unsigned n, int measure, int64_t start_ns)
 {
-    int64_t sent = ringo_now();
+    int64_t sent = start_ns;
     int counted =
         measure && sent >= LOAD(&run.measure_start_ns) && sent < LOAD(&run.measure_end_ns);
     c->round_n = c->inflight = n;
-    ssize_t rc = ringo_write_all(c->fd, run.round, n * run.req_len, NULL, io_deadline());
+    c->recorded = 0;
+    ssize_t rc = send_requests(c, n);
     if (rc < 0) {
         report_io_error(c, "write", (long)rc);
         return -1;
@@ -676,7 +761,7 @@ static int run_round(http_conn *c, unsigned n, int measure)
             c->rend -= c->rpos;
             c->rpos = 0;
         }
-        ssize_t got = ringo_read(c->fd, c->rbuf + c->rend, RECV_BUF_SIZE - c->rend, io_deadline());
+        ssize_t got = recv_bytes(c, c->rbuf + c->rend, RECV_BUF_SIZE - c->rend);
         now = ringo_now();
         if (got == 0 && c->state == RS_EOF_BODY) {
             complete_response(c, now, sent, counted);
@@ -731,14 +816,87 @@ static void report_connect_error(const http_conn *c, int rc, int attempts)
                    ringo_strerror(rc), ringo_err_name(rc), attempts, attempts == 1 ? "" : "s");
 }
 
+/* With TLS, close_notify first (a server counts a stream that ends
+ * without one as truncated); after a failure it is not sent. */
 static void conn_close(http_conn *c)
 {
+    if (c->tls) {
+        ringo_tls_shutdown(c->tls, io_deadline());
+        ringo_tls_free(c->tls);
+        c->tls = NULL;
+    }
     if (c->fd >= 0) {
         ringo_close(c->fd);
         c->fd = -1;
         atomic_fetch_sub(&run.conns_up, 1);
     }
     reader_reset(c);
+}
+
+static void note_tls_names(const ringo_tls *t)
+{
+    int zero = 0;
+    if (LOAD(&run.tls_named) || !atomic_compare_exchange_strong(&run.tls_named, &zero, 1))
+        return;
+    /* main reads these once every coroutine has ended */
+    snprintf(run.tls_version, sizeof run.tls_version, "%s", ringo_tls_version(t));
+    snprintf(run.tls_cipher, sizeof run.tls_cipher, "%s", ringo_tls_cipher(t));
+}
+
+/* The connection c just opened (and, with --new-conn, its one request)
+ * counts in the window. */
+static void conn_opened(http_conn *c)
+{
+    worker_state *ws = c->ws;
+    hist_record(&ws->open_latency, (uint64_t)(c->ready_ns - c->open_ns));
+    add_relaxed(&ws->opened, 1);
+    if (c->tls && ringo_tls_resumed(c->tls))
+        add_relaxed(&ws->resumed, 1);
+}
+
+/* Connect (with retries) and, with --tls, run the handshake. Returns 0
+ * with c->fd (and c->tls) set, or the error after reporting it. */
+static int conn_open(http_conn *c)
+{
+    c->open_ns = ringo_now();
+    int attempts = 0;
+    int fd = connect_with_retry(c, &attempts);
+    if (fd < 0) {
+        report_connect_error(c, fd, attempts);
+        return fd;
+    }
+    c->fd = fd;
+    atomic_fetch_add(&run.conns_up, 1);
+    if (run.tls_ctx) {
+        int rc = ringo_tls_client(c->ctx ? c->ctx : run.tls_ctx, fd, run.opt->server_name, &c->tls);
+        if (rc == 0)
+            rc = ringo_tls_handshake(c->tls, io_deadline());
+        if (rc < 0) {
+            int timeout = rc == -ETIMEDOUT || rc == -ECANCELED || rc == RINGO_ESTOPPED;
+            if (!quiet_cancel(rc))
+                conn_error(c, timeout ? ERR_TIMEOUT : ERR_HANDSHAKE,
+                           "TLS handshake with %s: %s (%s)%s%s", run.opt->addr_text,
+                           ringo_strerror(rc), ringo_err_name(rc),
+                           c->tls && *ringo_tls_error_text(c->tls) ? ": " : "",
+                           c->tls ? ringo_tls_error_text(c->tls) : "");
+            if (c->tls) {
+                ringo_tls_free(c->tls); /* a failed handshake: no close_notify */
+                c->tls = NULL;
+            }
+            conn_close(c);
+            return rc;
+        }
+        add_relaxed(&c->ws->handshakes_total, 1);
+        if (ringo_tls_resumed(c->tls))
+            add_relaxed(&c->ws->resumed_total, 1);
+        note_tls_names(c->tls);
+    }
+    c->ready_ns = ringo_now();
+    /* --new-conn counts the connection with its request (conn_load_main) */
+    if (!run.opt->new_conn && c->open_ns >= LOAD(&run.measure_start_ns) &&
+        c->ready_ns <= LOAD(&run.measure_end_ns))
+        conn_opened(c);
+    return 0;
 }
 
 static int worker_of(const http_conn *c)
@@ -752,27 +910,29 @@ static void conn_connect_main(void *arg)
 {
     http_conn *c = arg;
     c->ws = &run.workers[ringo_worker_id()];
-    int attempts = 0;
-    int fd = connect_with_retry(c, &attempts);
-    if (fd >= 0) {
-        c->fd = fd;
-        atomic_fetch_add(&run.conns_up, 1);
+    int rc = 0;
+    if (run.opt->tls_resume) {
+        /* the same settings as run.tls_ctx, which read the CA file already */
+        char err[512];
+        rc = ringo_tls_client_new(&run.tls_cfg, &c->ctx, err, sizeof err);
+        if (rc < 0)
+            conn_error(c, ERR_HANDSHAKE, "TLS client context: %s", err);
+    }
+    if (rc == 0 && conn_open(c) == 0) {
         c->rbuf = malloc(RECV_BUF_SIZE);
         int r = -1;
         if (!c->rbuf)
             conn_error(c, ERR_CONNECT, "out of memory for its buffer");
         else
-            r = run_round(c, 1, 0);
+            r = run_round(c, 1, 0, ringo_now());
         if (r >= 0)
             atomic_fetch_add(&run.conns_ok, 1);
-        if (r != 0)
+        if (r != 0 || run.opt->new_conn)
             conn_close(c); /* the load coroutine reconnects after a close */
         if (r < 0) {
             free(c->rbuf);
             c->rbuf = NULL;
         }
-    } else {
-        report_connect_error(c, fd, attempts);
     }
     /* seq_cst, after c's fields: main reads them once every connect ended */
     atomic_fetch_add(&run.connects_finished, 1);
@@ -784,26 +944,26 @@ static int window_over(void)
 }
 
 /* Phase 2: rounds until the window is over, replacing the connection
- * whenever it ends. */
+ * whenever it ends; with --new-conn, a connection per round. */
 static void conn_load_main(void *arg)
 {
     http_conn *c = arg;
+    int new_conn = run.opt->new_conn;
     while (!window_over() && !ringo_stopping()) {
         if (c->fd < 0) {
-            int attempts = 0;
-            int fd = connect_with_retry(c, &attempts);
-            if (fd < 0) {
-                report_connect_error(c, fd, attempts);
-                if (quiet_cancel(fd) || ringo_sleep(RECONNECT_PAUSE_NS) < 0)
+            int rc = conn_open(c);
+            if (rc < 0) {
+                if (quiet_cancel(rc) || ringo_sleep(RECONNECT_PAUSE_NS) < 0)
                     break;
                 continue;
             }
-            c->fd = fd;
-            atomic_fetch_add(&run.conns_up, 1);
-            atomic_fetch_add(&run.reconnects, 1);
+            if (!new_conn)
+                atomic_fetch_add(&run.reconnects, 1);
         }
-        int r = run_round(c, run.opt->pipeline, 1);
-        if (r != 0)
+        int r = run_round(c, run.opt->pipeline, 1, new_conn ? c->open_ns : ringo_now());
+        if (new_conn && c->recorded)
+            conn_opened(c);
+        if (r != 0 || new_conn)
             conn_close(c);
     }
     conn_close(c);
@@ -905,8 +1065,10 @@ static void http_coro_main(void *arg)
         return;
     }
     memset(run.workers, 0, ws_bytes);
-    for (int i = 0; i < run.nworkers; i++)
+    for (int i = 0; i < run.nworkers; i++) {
         hist_reset(&run.workers[i].latency);
+        hist_reset(&run.workers[i].open_latency);
+    }
 
     int64_t begin = ringo_now();
     ticker tk = {.begin_ns = begin, .next_ns = begin + NS_PER_S, .last_ns = begin};
@@ -1032,10 +1194,85 @@ static void print_verbose_stats(const http_result *res, uint64_t reqs)
                 (double)d.syscalls / m, (double)d.sqes / m, (double)d.cqes / m,
                 (double)d.switches / m, (double)d.parks / m);
     }
+    ringo_tls_stats ts = {0}, one;
+    for (uint64_t i = 0; run.tls_ctx && i <= run.opt->conns; i++) {
+        ringo_tls_ctx *ctx = i ? run.conns[i - 1].ctx : run.tls_ctx;
+        if (!ctx || ringo_tls_ctx_stats(ctx, &one) < 0)
+            continue;
+        ts.handshakes += one.handshakes;
+        ts.resumed += one.resumed;
+        ts.fail_timeout += one.fail_timeout;
+        ts.fail_protocol += one.fail_protocol;
+        ts.fail_verify += one.fail_verify;
+        ts.fail_closed += one.fail_closed;
+        ts.fail_other += one.fail_other;
+        ts.truncated += one.truncated;
+    }
+    if (run.tls_ctx)
+        fprintf(stderr,
+                "TLS client context over the whole run: %llu handshakes (%llu resumed); failed: "
+                "%llu timeout, %llu protocol, %llu verify, %llu closed, %llu other; %llu streams "
+                "truncated\n",
+                (unsigned long long)ts.handshakes, (unsigned long long)ts.resumed,
+                (unsigned long long)ts.fail_timeout, (unsigned long long)ts.fail_protocol,
+                (unsigned long long)ts.fail_verify, (unsigned long long)ts.fail_closed,
+                (unsigned long long)ts.fail_other, (unsigned long long)ts.truncated);
+}
+
+/* Connections opened (and TLS handshakes), summed over the workers. */
+typedef struct open_figures {
+    hist *latency;     /* connect to ready, of those opened in the window */
+    uint64_t opened;   /* in the window */
+    uint64_t resumed;  /* of those, resumed TLS sessions */
+    uint64_t hs_total; /* TLS handshakes over the whole run */
+    uint64_t resumed_total;
+} open_figures;
+
+static void report_opens_json(const http_opts *o, const open_figures *of, double secs)
+{
+    const hist *h = of->latency;
+    double per_s = secs > 0 ? (double)of->opened / secs : 0;
+    printf(",\"tls\":%s,\"new_conn\":%s,\"connections_opened\":%llu,\"connections_per_s\":%.1f,"
+           "\"connect_p50_us\":%.3f,\"connect_p99_us\":%.3f,\"connect_max_us\":%.3f",
+           o->tls ? "true" : "false", o->new_conn ? "true" : "false",
+           (unsigned long long)of->opened, per_s, (double)hist_percentile(h, 50) / 1e3,
+           (double)hist_percentile(h, 99) / 1e3, (double)hist_max(h) / 1e3);
+    if (o->tls)
+        printf(",\"handshakes\":%llu,\"handshakes_per_s\":%.1f,\"resumed\":%llu,"
+               "\"resumed_share\":%.4f,\"handshakes_total\":%llu,\"resumed_total\":%llu,"
+               "\"tls_version\":\"%s\",\"tls_cipher\":\"%s\"",
+               (unsigned long long)of->opened, per_s, (unsigned long long)of->resumed,
+               of->opened ? (double)of->resumed / (double)of->opened : 0.0,
+               (unsigned long long)of->hs_total, (unsigned long long)of->resumed_total,
+               run.tls_version, run.tls_cipher);
+}
+
+static void report_opens_text(const http_opts *o, const open_figures *of, double secs)
+{
+    const hist *h = of->latency;
+    double per_s = secs > 0 ? (double)of->opened / secs : 0;
+    const char *what = o->tls ? "handshakes" : "connections";
+    printf("  %-11s %llu in the window (%.0f/s)", what, (unsigned long long)of->opened, per_s);
+    if (o->tls)
+        printf(", %llu resumed (%.1f %%); %llu over the run, %llu resumed",
+               (unsigned long long)of->resumed,
+               of->opened ? 100.0 * (double)of->resumed / (double)of->opened : 0.0,
+               (unsigned long long)of->hs_total, (unsigned long long)of->resumed_total);
+    printf("\n");
+    if (of->opened)
+        printf("  %-11s p50 %.1f  p90 %.1f  p99 %.1f  max %.1f  mean %.1f  (TCP connect%s)\n",
+               o->tls ? "handshake us" : "connect us", (double)hist_percentile(h, 50) / 1e3,
+               (double)hist_percentile(h, 90) / 1e3, (double)hist_percentile(h, 99) / 1e3,
+               (double)hist_max(h) / 1e3, hist_mean(h) / 1e3, o->tls ? " + TLS handshake" : "");
+    if (o->tls)
+        printf("  tls         %s%s%s, certificate %s, resumption %s\n",
+               run.tls_version[0] ? run.tls_version : "no handshake completed",
+               run.tls_version[0] ? " " : "", run.tls_cipher,
+               o->tls_verify ? "verified" : "not verified", o->tls_resume ? "on" : "off");
 }
 
 static void report(const http_opts *o, const http_result *res, const hist *lat, uint64_t bytes,
-                   uint64_t errors)
+                   uint64_t errors, const open_figures *of)
 {
     uint64_t reqs = hist_total(lat);
     double secs = res->started ? (double)res->window_ns / NS_PER_S : 0;
@@ -1061,18 +1298,28 @@ static void report(const http_opts *o, const http_result *res, const hist *lat, 
         for (int k = 0; k < ERR_KINDS; k++)
             printf("%s\"%s\":%llu", k ? "," : "", err_names[k], kinds[k]);
         printf("},\"reconnects\":%llu,\"closes_announced\":%llu,\"dropped\":%llu,"
-               "\"conns\":%llu,\"pipeline\":%u,\"workers\":%d}\n",
+               "\"conns\":%llu,\"pipeline\":%u,\"workers\":%d",
                reconnects, closes, dropped, (unsigned long long)o->conns, o->pipeline,
                res->workers);
+        report_opens_json(o, of, secs);
+        printf("}\n");
     } else {
-        printf("http %s%s: %llu conns, pipeline %u, %d workers (%s)%s\n", o->addr_text, o->path,
-               (unsigned long long)o->conns, o->pipeline, res->workers, res->backend,
-               res->interrupted ? ", interrupted" : "");
+        char shape[32];
+        if (o->new_conn)
+            snprintf(shape, sizeof shape, "a new connection per request");
+        else
+            snprintf(shape, sizeof shape, "pipeline %u", o->pipeline);
+        printf("http %s%s%s: %llu conns, %s, %d workers (%s)%s\n", o->addr_text, o->path,
+               o->tls ? " over TLS" : "", (unsigned long long)o->conns, shape, res->workers,
+               res->backend, res->interrupted ? ", interrupted" : "");
         printf("  window      %.3f s (warmup %.3g s)\n", secs, o->warmup_s);
         printf("  requests    %llu  (%.0f req/s)\n", (unsigned long long)reqs, rate);
         printf("  transfer    %.2f MB/s  (whole responses: status line, headers, body)\n", mbps);
-        printf("  latency us  p50 %.1f  p90 %.1f  p99 %.1f  p99.9 %.1f  max %.1f  mean %.1f\n", p50,
-               p90, p99, p999, max, hist_mean(lat) / 1e3);
+        printf("  latency us  p50 %.1f  p90 %.1f  p99 %.1f  p99.9 %.1f  max %.1f  mean %.1f%s\n",
+               p50, p90, p99, p999, max, hist_mean(lat) / 1e3,
+               o->new_conn ? "  (from the connect)" : "");
+        if (o->tls || o->new_conn)
+            report_opens_text(o, of, secs);
         printf("  reconnects  %llu  (server said Connection: close %llu times; %llu pipelined "
                "requests dropped behind it)\n",
                reconnects, closes, dropped);
@@ -1118,10 +1365,31 @@ static void usage(FILE *out)
             "      --expect-body STR  body every response must have, byte for byte\n"
             "      --timeout SECS     per connect, read and write (default %.0f)\n"
             "      --connect-concurrency N  connects in flight at once (default %d)\n"
+            "      --tls              speak TLS (HTTPS) on every connection (default off);\n"
+            "                         SNI and the name checked are --host; ALPN http/1.1\n"
+            "      --tls-verify       check the server's certificate chain and name\n"
+            "                         (default off: any certificate is accepted)\n"
+            "      --tls-ca FILE      trust anchors (PEM) for --tls-verify (default the\n"
+            "                         system store, /etc/ssl/certs)\n"
+            "      --tls-resume       resume TLS sessions: each connection's handshake\n"
+            "                         offers the newest session (TLS 1.3 ticket) the server\n"
+            "                         gave that connection (default off: every handshake\n"
+            "                         is full)\n"
+            "      --new-conn         a new connection per request (connect, handshake with\n"
+            "                         --tls, one request, close) instead of keep-alive\n"
+            "                         (default off; needs --pipeline 1): measures\n"
+            "                         connections or handshakes per second; latency runs\n"
+            "                         from the connect\n"
             "%s"
             "\n"
+            "With --tls or --new-conn the report adds the connections opened in the window\n"
+            "(with --new-conn, one per measured request) per second, their connect (+ TLS\n"
+            "handshake) time, and with --tls how many handshakes resumed a session (JSON:\n"
+            "handshakes, handshakes_per_s, resumed, resumed_share).\n"
+            "\n"
             "Errors are counted by kind: connect, read, write, timeout, status, framing,\n"
-            "body, closed (the server closed without saying Connection: close). A\n"
+            "body, closed (the server closed without saying Connection: close; over TLS\n"
+            "also without close_notify), handshake (TLS refused or failed). A\n"
             "framing error or a closed connection is replaced by a new one (counted in\n"
             "reconnects), as is one the server announced it closes (not an error).\n"
             "\n"
@@ -1159,6 +1427,11 @@ enum {
     OPT_EXPECT_BODY,
     OPT_TIMEOUT,
     OPT_CONNECT_CONCURRENCY,
+    OPT_TLS,
+    OPT_TLS_VERIFY,
+    OPT_TLS_CA,
+    OPT_TLS_RESUME,
+    OPT_NEW_CONN,
 };
 
 static const struct option long_options[] = {
@@ -1175,6 +1448,11 @@ static const struct option long_options[] = {
     {"expect-body", required_argument, NULL, OPT_EXPECT_BODY},
     {"timeout", required_argument, NULL, OPT_TIMEOUT},
     {"connect-concurrency", required_argument, NULL, OPT_CONNECT_CONCURRENCY},
+    {"tls", no_argument, NULL, OPT_TLS},
+    {"tls-verify", no_argument, NULL, OPT_TLS_VERIFY},
+    {"tls-ca", required_argument, NULL, OPT_TLS_CA},
+    {"tls-resume", no_argument, NULL, OPT_TLS_RESUME},
+    {"new-conn", no_argument, NULL, OPT_NEW_CONN},
     {"workers", required_argument, NULL, BENCH_OPT_WORKERS},
     {"backend", required_argument, NULL, BENCH_OPT_BACKEND},
     {"json", no_argument, NULL, BENCH_OPT_JSON},
@@ -1292,6 +1570,23 @@ static int parse_args(http_opts *o, int argc, char **argv)
                 return value_error();
             o->connect_concurrency = (unsigned)v;
             break;
+        case OPT_TLS:
+            o->tls = 1;
+            break;
+        case OPT_TLS_VERIFY:
+            o->tls_verify = 1;
+            break;
+        case OPT_TLS_CA:
+            if (!*optarg)
+                return usage_error("--tls-ca must not be empty");
+            o->tls_ca = optarg;
+            break;
+        case OPT_TLS_RESUME:
+            o->tls_resume = 1;
+            break;
+        case OPT_NEW_CONN:
+            o->new_conn = 1;
+            break;
         case 'h':
             usage(stdout);
             return BENCH_EXIT_OK;
@@ -1301,6 +1596,25 @@ static int parse_args(http_opts *o, int argc, char **argv)
     }
     if (optind < argc)
         return usage_error("unexpected argument '%s'", argv[optind]);
+    if (!o->tls && (o->tls_verify || o->tls_resume || o->tls_ca))
+        return usage_error("%s needs --tls", o->tls_verify   ? "--tls-verify"
+                                             : o->tls_resume ? "--tls-resume"
+                                                             : "--tls-ca");
+    if (o->tls_ca && !o->tls_verify)
+        return usage_error("--tls-ca needs --tls-verify (without it no certificate is checked)");
+    if (o->new_conn && o->pipeline > 1)
+        return usage_error("--new-conn sends one request per connection: --pipeline must be 1");
+    /* SNI and the name to verify: the host without an IPv6 literal's brackets */
+    size_t hl = strlen(o->host);
+    const char *h = o->host;
+    if (h[0] == '[' && hl > 2 && h[hl - 1] == ']') {
+        h++;
+        hl -= 2;
+    }
+    if (hl >= sizeof o->server_name)
+        return usage_error("--host is longer than %zu bytes", sizeof o->server_name - 1);
+    memcpy(o->server_name, h, hl);
+    o->server_name[hl] = 0;
     o->timeout_ns = (int64_t)(o->timeout_s * NS_PER_S);
     /* An IPv6 literal needs brackets both to resolve and in Host. */
     int v6 = strchr(o->host, ':') && o->host[0] != '[';
@@ -1359,6 +1673,27 @@ static int build_round(const http_opts *o)
     return 0;
 }
 
+/* --tls: the client context (reads the CA file; before the runtime).
+ * Returns 0 or -1 after saying why. */
+static int tls_setup(const http_opts *o)
+{
+    if (!o->tls)
+        return 0;
+    ringo_tls_config *cfg = &run.tls_cfg;
+    ringo_tls_config_init(cfg);
+    cfg->verify_peer = o->tls_verify;
+    cfg->ca_file = o->tls_ca;
+    cfg->resume = o->tls_resume;
+    char err[512];
+    int rc = ringo_tls_client_new(cfg, &run.tls_ctx, err, sizeof err);
+    if (rc < 0) {
+        fprintf(stderr, MODE_PROG ": --tls: %s (%s)\n", err[0] ? err : ringo_strerror(rc),
+                ringo_err_name(rc));
+        return -1;
+    }
+    return 0;
+}
+
 int http_main(int argc, char **argv)
 {
     http_opts opts;
@@ -1374,7 +1709,7 @@ int http_main(int argc, char **argv)
         free(opts.headers);
         return rc == -1 ? BENCH_EXIT_ERRORS : BENCH_EXIT_USAGE;
     }
-    if (bench_resolve(opts.addr_text, &opts.addr) < 0) {
+    if (bench_resolve(opts.addr_text, &opts.addr) < 0 || tls_setup(&opts) < 0) {
         free(opts.headers);
         free(run.round);
         return BENCH_EXIT_USAGE;
@@ -1389,6 +1724,7 @@ int http_main(int argc, char **argv)
     http_result res = {0};
     int exit_status = BENCH_EXIT_ERRORS;
     hist *latency = NULL;
+    open_figures opens = {0};
     rc = bench_run(&opts.common, http_coro_main, &res);
     progress_clear();
     if (rc < 0 || res.setup_failed)
@@ -1396,18 +1732,26 @@ int http_main(int argc, char **argv)
 
     /* Every coroutine has exited: the per-worker state is final. */
     latency = malloc(sizeof *latency);
-    if (!latency) {
+    opens.latency = malloc(sizeof *opens.latency);
+    if (!latency || !opens.latency) {
         fprintf(stderr, "%s: out of memory\n", bench_prog);
         goto out;
     }
     hist_reset(latency);
+    hist_reset(opens.latency);
     uint64_t bytes = 0;
     for (int i = 0; i < run.nworkers; i++) {
-        hist_merge(latency, &run.workers[i].latency);
-        bytes += LOAD(&run.workers[i].measured_bytes);
+        worker_state *ws = &run.workers[i];
+        hist_merge(latency, &ws->latency);
+        bytes += LOAD(&ws->measured_bytes);
+        hist_merge(opens.latency, &ws->open_latency);
+        opens.opened += LOAD(&ws->opened);
+        opens.resumed += LOAD(&ws->resumed);
+        opens.hs_total += LOAD(&ws->handshakes_total);
+        opens.resumed_total += LOAD(&ws->resumed_total);
     }
     uint64_t errors = LOAD(&run.errors);
-    report(&opts, &res, latency, bytes, errors);
+    report(&opts, &res, latency, bytes, errors, &opens);
     uint64_t reqs = hist_total(latency);
     if (reqs == 0 && !errors)
         fprintf(stderr, "%s: no request was measured%s\n", bench_prog,
@@ -1415,8 +1759,13 @@ int http_main(int argc, char **argv)
     exit_status = errors || reqs == 0 ? BENCH_EXIT_ERRORS : BENCH_EXIT_OK;
 out:
     /* Buffers of connections whose load never started (^C, spawn failure). */
-    for (uint64_t i = 0; run.conns && i < opts.conns; i++)
+    for (uint64_t i = 0; run.conns && i < opts.conns; i++) {
         free(run.conns[i].rbuf);
+        ringo_tls_free(run.conns[i].tls);
+        ringo_tls_ctx_free(run.conns[i].ctx);
+    }
+    ringo_tls_ctx_free(run.tls_ctx);
+    free(opens.latency);
     free(latency);
     free(run.workers);
     free(run.conns);
