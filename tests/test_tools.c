@@ -725,3 +725,173 @@ T_CASE(httpd_sigterm_drains_second_stops, T_IO | T_SLOW)
                p.err);
     T_ASSERT(strstr(p.err, "signal 15: stopping now") != NULL);
 }
+
+/* ---- ringo-bench http over TLS: --tls, --new-conn, --tls-resume ------ */
+
+#include "tls_certs.h"
+
+/* A CA and a certificate for 127.0.0.1 it signed, in a new directory:
+ * dir/bca.crt, dir/bsrv.crt, dir/bsrv.key. */
+static void bench_tls_files(char *dir, size_t cap, char *ca, char *crt, char *key, size_t len)
+{
+    T_OK(tls_certs_dir_new(dir, cap));
+    const char *sans[] = {"127.0.0.1"};
+    T_OK(tls_certs_make_ca(dir, "bca"));
+    T_OK(tls_certs_make_signed(dir, "bsrv", "bca", sans, 1));
+    tls_certs_path(ca, len, dir, "bca", "crt");
+    tls_certs_path(crt, len, dir, "bsrv", "crt");
+    tls_certs_path(key, len, dir, "bsrv", "key");
+}
+
+/* ringo-httpd --tls-cert/--tls-key on 127.0.0.1, a free port: returns it. */
+static int bench_tls_httpd(proc *p, const char *crt, const char *key)
+{
+    char path[PATH_MAX + 32];
+    tool_path("ringo-httpd", path, sizeof(path));
+    const char *argv[] = {"ringo-httpd", "--port",     "0", "--host",    "127.0.0.1", "--workers",
+                          "1",           "--tls-cert", crt, "--tls-key", key,         NULL};
+    static const char ready[] = "ringo-httpd: listening on https://127.0.0.1:";
+    spawn(p, path, argv, 0);
+    if (!wait_err(p, ready, TOOL_WAIT_MS)) {
+        kill_proc(p);
+        T_FAIL("ringo-httpd --tls-cert did not start; stderr:\n%s", p->err);
+    }
+    int port = port_after(p, ready);
+    if (port <= 0) {
+        kill_proc(p);
+        T_FAIL("no port in:\n%s", p->err);
+    }
+    return port;
+}
+
+/* ringo-bench http --port port --workers 1 -q --json, then args. */
+static int bench_tls_run(proc *b, int port, const char *const *args)
+{
+    char bench[PATH_MAX + 32], port_s[16];
+    tool_path("ringo-bench", bench, sizeof(bench));
+    snprintf(port_s, sizeof(port_s), "%d", port);
+    const char *argv[32] = {"ringo-bench", "http", "--port", port_s,
+                            "--workers",   "1",    "-q",     "--json"};
+    int n = 8;
+    for (int i = 0; args[i]; i++)
+        argv[n++] = args[i];
+    argv[n] = NULL;
+    return run(b, bench, argv, 0);
+}
+
+/* The number after "name": in ringo-bench's JSON line; -1 if absent. */
+static long long bench_json_num(const char *json, const char *name)
+{
+    char key[64];
+    snprintf(key, sizeof(key), "\"%s\":", name);
+    const char *s = strstr(json, key);
+    return s ? strtoll(s + strlen(key), NULL, 10) : -1;
+}
+
+/* Bad combinations of the TLS flags exit 2 naming what is wrong, before
+ * any connection; --help lists the flags. */
+T_CASE(bench_http_tls_flags, 0)
+{
+    static const usage_case cases[] = {
+        {"ringo-bench", {"http", "--tls-resume"}, {"--tls-resume needs --tls"}},
+        {"ringo-bench", {"http", "--tls-verify"}, {"--tls-verify needs --tls"}},
+        {"ringo-bench", {"http", "--tls", "--tls-ca", "ca.pem"}, {"--tls-ca needs --tls-verify"}},
+        {"ringo-bench", {"http", "--new-conn", "-p", "2"}, {"--new-conn", "--pipeline must be 1"}},
+        {"ringo-bench",
+         {"http", "--tls", "--tls-verify", "--tls-ca", "/nonexistent/ca.pem"},
+         {"--tls", "/nonexistent/ca.pem", "No such file"}},
+        {"ringo-bench", {"http", "--tls", "--tls-ca"}, {"--tls-ca", "missing value"}},
+    };
+    char path[PATH_MAX + 32];
+    tool_path("ringo-bench", path, sizeof(path));
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        const usage_case *u = &cases[i];
+        const char *argv[8] = {u->tool};
+        for (int k = 0; k < 6 && u->args[k]; k++)
+            argv[k + 1] = u->args[k];
+        char cmd[256];
+        describe(argv, cmd, sizeof(cmd));
+        proc p;
+        int st = run(&p, path, argv, 0);
+        if (st != 2)
+            T_FAIL("%s: exit %d, expected 2; stderr:\n%s", cmd, st, p.err);
+        for (int k = 0; k < 3 && u->expect[k]; k++)
+            if (!strstr(p.err, u->expect[k]))
+                T_FAIL("%s: stderr lacks \"%s\":\n%s", cmd, u->expect[k], p.err);
+        if (strstr(p.out, "MEASURE START"))
+            T_FAIL("%s: a run started:\n%s", cmd, p.out);
+    }
+    static const char *const flags[] = {"--tls",        "--tls-verify", "--tls-ca",
+                                        "--tls-resume", "--new-conn",   NULL};
+    static const char *const defaults[] = {"(default off", NULL};
+    check_help("ringo-bench", "http", flags, defaults);
+}
+
+/* Keep-alive over TLS with pipelining against ringo-httpd --tls-cert:
+ * answered requests and no errors; with --tls-verify the certificate is
+ * checked (against its CA: accepted; against the system store: every
+ * handshake fails, and the run says why and exits 1). */
+T_CASE(bench_http_tls_keepalive, T_IO | T_SLOW)
+{
+    char dir[64], ca[128], crt[128], key[128];
+    bench_tls_files(dir, sizeof(dir), ca, crt, key, sizeof(crt));
+    proc p;
+    int port = bench_tls_httpd(&p, crt, key);
+    static proc b;
+    const char *ka[] = {"--tls",         "-c", "3", "-p", "4", "-d", "1", "--expect-body",
+                        "Hello, World!", NULL};
+    int st = bench_tls_run(&b, port, ka);
+    if (st != 0 || bench_json_num(b.out, "requests") <= 0 || bench_json_num(b.out, "errors") != 0 ||
+        bench_json_num(b.out, "handshakes_total") < 3 || !strstr(b.out, "\"tls\":true")) {
+        kill_proc(&p);
+        T_FAIL("ringo-bench http --tls: exit %d\nstdout:\n%s\nstderr:\n%s", st, b.out, b.err);
+    }
+    const char *verified[] = {"--tls", "--tls-verify", "--tls-ca", ca, "-c", "2", "-d", "1", NULL};
+    st = bench_tls_run(&b, port, verified);
+    if (st != 0 || bench_json_num(b.out, "requests") <= 0 || bench_json_num(b.out, "errors") != 0) {
+        kill_proc(&p);
+        T_FAIL("ringo-bench http --tls --tls-verify --tls-ca: exit %d\nstdout:\n%s\nstderr:\n%s",
+               st, b.out, b.err);
+    }
+    const char *untrusted[] = {"--tls", "--tls-verify", "-c", "2", "-d", "1", NULL};
+    st = bench_tls_run(&b, port, untrusted);
+    if (st != 1 || bench_json_num(b.out, "requests") != 0 ||
+        bench_json_num(b.out, "handshake") != 2 || !strstr(b.err, "handshake error") ||
+        !strstr(b.err, "certificate verify failed")) {
+        kill_proc(&p);
+        T_FAIL("ringo-bench http --tls --tls-verify (system store, a private CA): exit %d, "
+               "expected 1\nstdout:\n%s\nstderr:\n%s",
+               st, b.out, b.err);
+    }
+    stop_httpd(&p);
+    tls_certs_dir_remove(dir);
+}
+
+/* A connection per request: every measured request has its handshake;
+ * without --tls-resume none is resumed, with it some are (the server's
+ * TLS 1.3 tickets come back). */
+T_CASE(bench_http_tls_new_conn, T_IO | T_SLOW)
+{
+    char dir[64], ca[128], crt[128], key[128];
+    bench_tls_files(dir, sizeof(dir), ca, crt, key, sizeof(crt));
+    proc p;
+    int port = bench_tls_httpd(&p, crt, key);
+    static proc b;
+    for (int resume = 0; resume < 2; resume++) {
+        const char *args[] = {
+            "--tls", "--new-conn", "-c", "2", "-d", "1", resume ? "--tls-resume" : NULL, NULL};
+        int st = bench_tls_run(&b, port, args);
+        long long reqs = bench_json_num(b.out, "requests");
+        long long hs = bench_json_num(b.out, "handshakes");
+        long long resumed = bench_json_num(b.out, "resumed");
+        if (st != 0 || reqs <= 0 || hs != reqs || bench_json_num(b.out, "errors") != 0 ||
+            (resume ? resumed <= 0 : resumed != 0) || !strstr(b.out, "\"new_conn\":true")) {
+            kill_proc(&p);
+            T_FAIL("ringo-bench http --tls --new-conn%s: exit %d, %lld requests, %lld handshakes, "
+                   "%lld resumed\nstdout:\n%s\nstderr:\n%s",
+                   resume ? " --tls-resume" : "", st, reqs, hs, resumed, b.out, b.err);
+        }
+    }
+    stop_httpd(&p);
+    tls_certs_dir_remove(dir);
+}
