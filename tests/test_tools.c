@@ -6,6 +6,7 @@
  * ringo-httpd --metrics-listen serves /metrics on that address only. The
  * children inherit RINGO_BACKEND, so the I/O cases run on each backend. */
 #include "t.h"
+#include "tls_certs.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -724,6 +725,234 @@ T_CASE(httpd_sigterm_drains_second_stops, T_IO | T_SLOW)
         T_FAIL("exit %d after the second SIGTERM, expected %d; stderr:\n%s", st, 128 + SIGTERM,
                p.err);
     T_ASSERT(strstr(p.err, "signal 15: stopping now") != NULL);
+}
+
+/* ---- ringo-httpd over TLS: --tls-cert, --tls-key, --tls-min-version ---- */
+
+#define CURL_BIN "/usr/bin/curl"
+
+static void need_curl(void)
+{
+    if (access(CURL_BIN, X_OK) != 0)
+        T_FAIL("%s is not installed (scripts/deps.sh build installs it): this case needs it",
+               CURL_BIN);
+}
+
+/* A CA and a certificate for 127.0.0.1 it signed: dir/srv.crt, srv.key. */
+static void tls_files(char *dir, size_t cap, char *ca, char *crt, char *key, size_t len)
+{
+    T_OK(tls_certs_dir_new(dir, cap));
+    const char *sans[] = {"127.0.0.1", "localhost"};
+    T_OK(tls_certs_make_ca(dir, "ca"));
+    T_OK(tls_certs_make_signed(dir, "srv", "ca", sans, 2));
+    tls_certs_path(ca, len, dir, "ca", "crt");
+    tls_certs_path(crt, len, dir, "srv", "crt");
+    tls_certs_path(key, len, dir, "srv", "key");
+}
+
+static void start_httpsd(proc *p, const char *path, const char *const *argv)
+{
+    spawn(p, path, argv, 0);
+    if (!wait_err(p, "ringo-httpd: listening on https://127.0.0.1:", TOOL_WAIT_MS)) {
+        kill_proc(p);
+        T_FAIL("ringo-httpd did not start on HTTPS; stderr:\n%s", p->err);
+    }
+    if (strcmp(t_backend(), "auto") && !strstr(p->err, t_backend())) {
+        kill_proc(p);
+        T_FAIL("ringo-httpd is not on backend %s:\n%s", t_backend(), p->err);
+    }
+}
+
+/* curl https://127.0.0.1:port/plaintext verified against ca, with extra
+ * flags; its exit status, stdout (the body, then the -w text) in c->out. */
+static int curl_https(proc *c, int port, const char *ca, const char *const *extra)
+{
+    char u[64];
+    snprintf(u, sizeof(u), "https://127.0.0.1:%d/plaintext", port);
+    const char *argv[24] = {"curl", "-sS", "--max-time", "15", "--cacert", ca};
+    int n = 6;
+    for (int i = 0; extra && extra[i]; i++)
+        argv[n++] = extra[i];
+    argv[n++] = u;
+    argv[n] = NULL;
+    return run(c, CURL_BIN, argv, 0);
+}
+
+/* The certificate in a PEM file, without trailing white space. */
+static void read_pem(const char *file, char *buf, size_t cap)
+{
+    FILE *f = fopen(file, "r");
+    T_ASSERT(f);
+    size_t n = fread(buf, 1, cap - 1, f);
+    fclose(f);
+    while (n && (buf[n - 1] == '\n' || buf[n - 1] == '\r' || buf[n - 1] == ' '))
+        n--;
+    buf[n] = 0;
+    T_ASSERT(strstr(buf, "-----BEGIN CERTIFICATE-----") == buf);
+}
+
+/* Which of two certificates a new connection gets: 1 or 2 (0: neither).
+ * curl -w %{certs} prints the chain the server sent, as PEM. */
+static int served_cert(int port, const char *ca, const char *pem1, const char *pem2, proc *c)
+{
+    const char *w[] = {"-w", "%{certs}", NULL};
+    int st = curl_https(c, port, ca, w);
+    if (st != 0 || strncmp(c->out, "Hello, World!", 13))
+        T_FAIL("curl -w %%{certs}: exit %d\nstdout:\n%s\nstderr:\n%s", st, c->out, c->err);
+    return strstr(c->out, pem1) ? 1 : strstr(c->out, pem2) ? 2 : 0;
+}
+
+/* --tls-cert/--tls-key serve HTTPS on --port; SIGHUP with a new pair in
+ * the same files gives new connections the new certificate. */
+T_CASE(httpd_tls_serves_https_and_reloads, T_IO | T_SLOW)
+{
+    need_curl();
+    char dir[64], ca[128], crt[128], key[128];
+    tls_files(dir, sizeof(dir), ca, crt, key, sizeof(ca));
+    char path[PATH_MAX + 32];
+    tool_path("ringo-httpd", path, sizeof(path));
+    const char *argv[] = {"ringo-httpd", "--port",     "0", "--host",    "127.0.0.1", "--workers",
+                          "1",           "--tls-cert", crt, "--tls-key", key,         NULL};
+    proc p, c;
+    start_httpsd(&p, path, argv);
+    int port = port_after(&p, "listening on https://127.0.0.1:");
+    T_ASSERT(port > 0);
+    int st = curl_https(&c, port, ca, NULL);
+    if (st != 0 || strcmp(c.out, "Hello, World!")) {
+        kill_proc(&p);
+        T_FAIL("curl https /plaintext: exit %d, body \"%s\"; stderr:\n%s", st, c.out, c.err);
+    }
+    /* plain HTTP on the HTTPS port is refused */
+    static char buf[4096];
+    const char *body;
+    if (http_get(port, "/plaintext", buf, sizeof(buf), &body) == 200) {
+        kill_proc(&p);
+        T_FAIL("plain HTTP was answered on the HTTPS port");
+    }
+
+    static char old_pem[8192], new_pem[8192];
+    read_pem(crt, old_pem, sizeof(old_pem));
+    if (served_cert(port, ca, old_pem, "\x01", &c) != 1) {
+        kill_proc(&p);
+        T_FAIL("the server did not send %s:\n%s", crt, c.out);
+    }
+    /* a new key and certificate in the same files */
+    const char *sans[] = {"127.0.0.1", "localhost"};
+    T_OK(tls_certs_make_signed(dir, "srv", "ca", sans, 2));
+    read_pem(crt, new_pem, sizeof(new_pem));
+    T_ASSERT(strcmp(old_pem, new_pem) != 0);
+    /* before the signal the old one is still served */
+    if (served_cert(port, ca, old_pem, new_pem, &c) != 1) {
+        kill_proc(&p);
+        T_FAIL("the certificate changed before SIGHUP:\n%s", c.out);
+    }
+    kill(p.pid, SIGHUP);
+    if (!wait_err(&p, "SIGHUP: certificate reloaded from", TOOL_WAIT_MS)) {
+        kill_proc(&p);
+        T_FAIL("no reload message after SIGHUP; stderr:\n%s", p.err);
+    }
+    int which = served_cert(port, ca, old_pem, new_pem, &c);
+    if (which != 2) {
+        kill_proc(&p);
+        T_FAIL("after SIGHUP a new connection got certificate %d, wanted the new one:\n%s", which,
+               c.out);
+    }
+    stop_httpd(&p);
+    tls_certs_dir_remove(dir);
+}
+
+/* A certificate file that is not there: exit 1 naming the file, before
+ * anything listens. */
+T_CASE(httpd_tls_missing_cert_exit_1, 0)
+{
+    char dir[64], ca[128], crt[128], key[128];
+    tls_files(dir, sizeof(dir), ca, crt, key, sizeof(ca));
+    char path[PATH_MAX + 32], missing[160];
+    tool_path("ringo-httpd", path, sizeof(path));
+    snprintf(missing, sizeof(missing), "%s/nonexistent.crt", dir);
+    const char *argv[] = {"ringo-httpd", "--port", "0",         "--host", "127.0.0.1",
+                          "--tls-cert",  missing,  "--tls-key", key,      NULL};
+    proc p;
+    int st = run(&p, path, argv, 0);
+    if (st != 1 || !strstr(p.err, missing) || !strstr(p.err, "No such file or directory") ||
+        strstr(p.err, "listening"))
+        T_FAIL("--tls-cert %s: exit %d; stderr:\n%s", missing, st, p.err);
+    /* a key that is not the certificate's: refused too, naming the file */
+    char other[128];
+    tls_certs_path(other, sizeof(other), dir, "ca", "key");
+    const char *mism[] = {"ringo-httpd", "--port", "0",         "--host", "127.0.0.1",
+                          "--tls-cert",  crt,      "--tls-key", other,    NULL};
+    st = run(&p, path, mism, 0);
+    if (st != 1 || !strstr(p.err, "TLS") || strstr(p.err, "listening"))
+        T_FAIL("--tls-key of another certificate: exit %d; stderr:\n%s", st, p.err);
+    tls_certs_dir_remove(dir);
+}
+
+/* One of --tls-cert and --tls-key alone, or a bad --tls-min-version: a
+ * usage error. */
+T_CASE(httpd_tls_flag_errors_exit_2, 0)
+{
+    char path[PATH_MAX + 32];
+    tool_path("ringo-httpd", path, sizeof(path));
+    static const struct {
+        const char *args[4];
+        const char *expect[2];
+    } cases[] = {
+        {{"--tls-cert", "cert.pem"}, {"--tls-cert needs --tls-key"}},
+        {{"--tls-key", "key.pem"}, {"--tls-key needs --tls-cert"}},
+        {{"--tls-min-version", "1.1"}, {"--tls-min-version", "'1.1'"}},
+        {{"--tls-cert"}, {"--tls-cert", "missing value"}},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        const char *argv[8] = {"ringo-httpd", "--port", "0"};
+        int n = 3;
+        for (int a = 0; a < 4 && cases[i].args[a]; a++)
+            argv[n++] = cases[i].args[a];
+        char what[256];
+        describe(argv, what, sizeof(what));
+        proc p;
+        int st = run(&p, path, argv, 0);
+        if (st != 2)
+            T_FAIL("%s: exit %d, expected 2; stderr:\n%s", what, st, p.err);
+        for (int k = 0; k < 2 && cases[i].expect[k]; k++)
+            if (!strstr(p.err, cases[i].expect[k]))
+                T_FAIL("%s: stderr lacks \"%s\":\n%s", what, cases[i].expect[k], p.err);
+        if (strstr(p.err, "listening"))
+            T_FAIL("%s: started:\n%s", what, p.err);
+    }
+}
+
+/* --tls-min-version 1.3 refuses a TLS 1.2 client, serves a TLS 1.3 one. */
+T_CASE(httpd_tls_min_version_13, T_IO | T_SLOW)
+{
+    need_curl();
+    char dir[64], ca[128], crt[128], key[128];
+    tls_files(dir, sizeof(dir), ca, crt, key, sizeof(ca));
+    char path[PATH_MAX + 32];
+    tool_path("ringo-httpd", path, sizeof(path));
+    const char *argv[] = {
+        "ringo-httpd", "--port", "0",         "--host", "127.0.0.1",         "--workers", "1",
+        "--tls-cert",  crt,      "--tls-key", key,      "--tls-min-version", "1.3",       NULL};
+    proc p, c;
+    start_httpsd(&p, path, argv);
+    int port = port_after(&p, "listening on https://127.0.0.1:");
+    const char *old[] = {"--tls-max", "1.2", NULL};
+    int st = curl_https(&c, port, ca, old);
+    /* 35: CURLE_SSL_CONNECT_ERROR, the handshake failed */
+    if (st != 35 || c.out_len) {
+        kill_proc(&p);
+        T_FAIL("curl --tls-max 1.2 against --tls-min-version 1.3: exit %d (wanted 35), body "
+               "\"%s\"; stderr:\n%s",
+               st, c.out, c.err);
+    }
+    const char *v13[] = {"--tlsv1.3", NULL};
+    st = curl_https(&c, port, ca, v13);
+    if (st != 0 || strcmp(c.out, "Hello, World!")) {
+        kill_proc(&p);
+        T_FAIL("curl --tlsv1.3: exit %d, body \"%s\"; stderr:\n%s", st, c.out, c.err);
+    }
+    stop_httpd(&p);
+    tls_certs_dir_remove(dir);
 }
 
 /* ---- ringo-bench http over TLS: --tls, --new-conn, --tls-resume ------ */
