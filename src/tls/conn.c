@@ -307,8 +307,8 @@ ssize_t ringo_tls_read(ringo_tls *t, void *buf, size_t len, int64_t deadline)
 {
     if (t->fatal)
         return t->fatal;
-    if (!len)
-        return 0;
+    if (!len || (SSL_get_shutdown(t->ssl) & SSL_SENT_SHUTDOWN))
+        return 0; /* after ringo_tls_shutdown: the header promises 0, not a wait */
     t->deadline = deadline;
     t->io_err = 0;
     ERR_clear_error();
@@ -480,6 +480,10 @@ const char *ringo_tls_alpn(const ringo_tls *t)
 
 const char *ringo_tls_server_name(const ringo_tls *t)
 {
+    if (t->server && !t->name[0]) { /* sni_cb, which copies it, is set only with sni_certs */
+        const char *n = SSL_get_servername(t->ssl, TLSEXT_NAMETYPE_host_name);
+        return n ? n : "";
+    }
     return t->name;
 }
 
