@@ -29,7 +29,7 @@ the first one's ticket). Scenarios:
       handshake (full, or resumed from a TLS 1.3 ticket), one GET
       /plaintext, close. Load: `ringo-bench http --tls --new-conn
       [--tls-resume]` when BUILD/ringo-bench has those flags, otherwise
-      --stime-procs parallel `openssl s_time -new|-reuse -www /plaintext`
+      --handshake-conns parallel `openssl s_time -new|-reuse -www /plaintext`
       (one s_time is latency-bound: it leaves its CPU idle while the
       server answers; several keep CPU 1 busy). s_time prints one
       character per connection as it completes ('*' new, 'r' resumed):
@@ -141,7 +141,9 @@ def render(template, workdir, port, cert, key):
 def server_argv(name, args, port, workdir):
     exe = server_exe(name, args.build, args.httpd)
     if name in ("ringo-uring", "ringo-epoll"):
-        return [exe, "--tls-cert", args.cert, "--tls-key", args.key, "--port", str(port),
+        # TLS 1.3 only, like the nginx and h2o configurations.
+        return [exe, "--tls-cert", args.cert, "--tls-key", args.key, "--tls-min-version", "1.3",
+                "--port", str(port),
                 "--workers", "1", "--backend", name.split("-", 1)[1], "--quiet"]
     if name == "nginx":
         conf = render("nginx-tls.conf", workdir, port, args.cert, args.key)
@@ -536,7 +538,7 @@ def measure_keepalive_ringo_bench(args, port, conns, pids, perf, rec):
 
 def measure_handshake_ringo_bench(args, port, mode, pids, perf, rec):
     extra = ["--new-conn"] + (["--tls-resume"] if mode == "resumed" else [])
-    got = ringo_bench(args, ringo_bench_cmd(args, port, args.stime_procs, extra), pids, perf,
+    got = ringo_bench(args, ringo_bench_cmd(args, port, args.handshake_conns, extra), pids, perf,
                       rec)
     if not got:
         return
@@ -568,13 +570,13 @@ def measure_handshake_stime(args, port, mode, pids, perf, workdir, rec):
            "-new" if mode == "full" else "-reuse", "-www", "/plaintext",
            "-time", str(args.warmup + args.duration + 30)]
     rec["load_cmd"] = cmd
-    rec["load_procs"] = args.stime_procs
+    rec["load_procs"] = args.handshake_conns
     if perf:
         perf.begin()
     procs, errs = [], []
     counts = {"new": 0, "resumed": 0}
     try:
-        for i in range(args.stime_procs):
+        for i in range(args.handshake_conns):
             err = open(os.path.join(workdir, f"s_time{i}.err"), "w+")
             errs.append(err)
             procs.append(subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err,
@@ -860,9 +862,9 @@ def parse_args(argv=None):
     ap.add_argument("--handshake-loadgen", choices=["auto", "ringo-bench", "s_time"],
                     default="auto", help="handshake load: auto = BUILD/ringo-bench http "
                     "--tls --new-conn if it has those flags, else openssl s_time")
-    ap.add_argument("--stime-procs", type=int, default=4,
-                    help="parallel openssl s_time processes (or ringo-bench connections) "
-                         "for the handshake scenarios")
+    ap.add_argument("--handshake-conns", type=int, default=4,
+                    help="handshakes in flight: ringo-bench -c, or that many parallel openssl "
+                         "s_time processes (one alone leaves CPU 1 idle while it waits)")
     ap.add_argument("--cert-dir", help="where scripts/tls-cert.sh puts (or finds) cert.pem and "
                     "key.pem (None: a temporary directory, removed at the end)")
     ap.add_argument("--out", default=os.path.join("bench", "out"),
@@ -882,7 +884,7 @@ def parse_args(argv=None):
                          "with perf gives the syscall column; same: perf attached during "
                          "every measured run")
     args = ap.parse_args(argv)
-    for name in ("reps", "duration", "warmup", "setup", "stime_procs"):
+    for name in ("reps", "duration", "warmup", "setup", "handshake_conns"):
         if getattr(args, name) < 1:
             ap.error(f"--{name.replace('_', '-')} must be at least 1")
     if args.retries < 0:
@@ -909,7 +911,7 @@ def httpd_has_tls(exe):
                            text=True, timeout=10)
     except (OSError, subprocess.SubprocessError):
         return False
-    return "--tls-cert" in r.stdout and "--tls-key" in r.stdout
+    return all(f in r.stdout for f in ("--tls-cert", "--tls-key", "--tls-min-version"))
 
 
 def check_setup(args):
@@ -931,7 +933,7 @@ def check_setup(args):
         if not os.access(exe, os.X_OK):
             skipped.append(f"{s} ({exe} not built/installed)")
         elif s.startswith("ringo-") and not httpd_has_tls(exe):
-            skipped.append(f"{s} ({exe} has no --tls-cert/--tls-key)")
+            skipped.append(f"{s} ({exe} has no --tls-cert/--tls-key/--tls-min-version)")
         else:
             keep.append(s)
     if skipped and args.require_all:
@@ -1001,8 +1003,8 @@ def main():
         perf.probe()
     print(f"perf: {perf.status}")
     hs_load = handshake_loadgen(args)
-    hs_label = (f"ringo-bench http --tls --new-conn -c {args.stime_procs}" if hs_load ==
-                "ringo-bench" else f"{args.stime_procs} x openssl s_time -www /plaintext")
+    hs_label = (f"ringo-bench http --tls --new-conn -c {args.handshake_conns}" if hs_load ==
+                "ringo-bench" else f"{args.handshake_conns} x openssl s_time -www /plaintext")
     print(f"certificate: ECDSA P-256, SHA-256 {fingerprint}")
     if args.loadgen == "wrk":
         ka_label = (f"wrk -t1, {args.warmup}s warm-up, {args.setup}s and "
@@ -1046,7 +1048,7 @@ def main():
     if skipped:
         notes.append("Skipped (not built or not installed): " + ", ".join(skipped) + ".")
     if FALLBACK_REFERENCE in {r["reference"] for r in rows if r["reference"]}:
-        notes.append(f"(b): {REFERENCE} was not measured, ratios are to {FALLBACK_REFERENCE}.")
+        notes.append(f"(b): {REFERENCE} has no valid run there: ratios are to {FALLBACK_REFERENCE}.")
     retried = [r for r in runs if r.get("discarded_attempts_other_cpu")]
     if retried:
         notes.append(f"{len(retried)} run(s) were measured again because other processes "
