@@ -1396,15 +1396,10 @@ static void t_truncation_main(void *arg)
     T_OK(ringo_tls_shutdown(t, dl()));
     r = srv_end(&s, 1);
     T_EQ(r->end, 0);
-    /* the server answered with its own close_notify (its ringo_tls_free
-     * sends none, so the stream just ends): this side sees the end */
-    char b[8];
-    ssize_t n = ringo_tls_read(t, b, sizeof(b), dl());
-    T_ASSERT(n == 0 || n == RINGO_ETLSEOF);
     cli_close(t);
     T_EQ(stats(sctx).truncated, 1);
 
-    /* a reset in the middle of a record */
+    /* a record cut short by the end of the stream */
     T_OK(cli_open(cctx, s.port, "localhost", &t));
     echo_once(t, "x");
     int fd = ringo_tls_fd(t);
