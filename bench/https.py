@@ -101,7 +101,10 @@ SCENARIOS = {
     "handshake-resumed": ("handshake", "resumed"),
 }
 PLAINTEXT_BODY = b"Hello, World!"
-MIN_RESUMED = 0.99
+# Below this share of resumed handshakes a resumed run is not what it says
+# (ringo-bench offers each ticket once: a server that sends no new ticket
+# on a resumed connection gets every other handshake full).
+MIN_RESUMED = 0.95
 
 
 # --------------------------------------------------------------------------
@@ -736,6 +739,9 @@ def summarize(runs, servers, scenarios):
                 "cpu_max": max(cpu, default=None),
                 "syscalls": med([r["syscalls_per_op"] for r in every if "syscalls_per_op" in r]),
                 "load_cpu": med(load),
+                "resumed_pct": med([r["result"]["resumed"] / r["result"]["ops"] * 100
+                                    for r in every if (r.get("result") or {}).get("ops")
+                                    and r["result"].get("resumed") is not None]),
                 "runs": len(every), "failed_runs": sum(1 for r in every if r["problems"]),
                 "other_cpu_max": max(other, default=None),
                 "steal_max": max(steal, default=None),
@@ -758,7 +764,8 @@ def summarize(runs, servers, scenarios):
 KEEPALIVE_HEADERS = ["scenario", "server", "req/s median [min–max]", "p50 µs", "p99 µs",
                      "CPU µs/req median [min–max]", "syscalls/req", "req/s vs ref",
                      "CPU vs ref", "failed runs", "other CPU %"]
-HANDSHAKE_HEADERS = ["scenario", "server", "handshakes/s median [min–max]", "load CPU %",
+HANDSHAKE_HEADERS = ["scenario", "server", "handshakes/s median [min–max]", "resumed %",
+                     "load CPU %",
                      "CPU µs/handshake median [min–max]", "1-CPU capacity/s",
                      "syscalls/handshake", "hs/s vs ref", "CPU vs ref", "failed runs",
                      "other CPU %"]
@@ -787,7 +794,8 @@ def cells(rows, perf_ok, kind):
                         cpu] + common_tail)
         else:
             cap = "n/a" if not r["cpu_us"] else f_rate(1e6 / r["cpu_us"])
-            out.append([r["scenario"], r["server"], rate, f_num(r["load_cpu"], 0), cpu, cap]
+            out.append([r["scenario"], r["server"], rate, f_num(r["resumed_pct"], 1),
+                        f_num(r["load_cpu"], 0), cpu, cap]
                        + common_tail)
     return out
 
