@@ -111,6 +111,8 @@ def seeds():
         "echo13-resume": bytes([MODE_ECHO | RESUME, 0xFF]) + b"again",
         "echo12": bytes([MODE_ECHO | TLS12 | SNI_UNKNOWN, 0xFF]) + b"x" * 100,
         "echo12-resume": bytes([MODE_ECHO | TLS12 | RESUME, 0xFF]) + b"y" * 20,
+        # more than one server read and record, back through ringo_tls_queuev
+        "echo13-big": bytes([MODE_ECHO, 0xFF]) + bytes(i % 251 for i in range(6000)),
         "echo13-garbage": bytes([MODE_ECHO | SNI_OTHER, 0x80]) + b"z" * 40
         + record(0x17, b"\x00" * 20),
     }
