@@ -89,11 +89,13 @@ struct srv_opts {
 
 struct srv_arg {
     struct srv_opts o;
-    const char *cert, *key, *root, *dir;
+    const char *cert, *key, *root;
     int port_fd, stop_fd;
 };
 
 static unsigned char *g_big;
+
+static void remove_files(void);
 
 static int hello(ringo_http_req *req, ringo_http_resp *resp, void *arg)
 {
@@ -189,8 +191,9 @@ static void server_main(void *arg)
     char b;
     ssize_t n = ringo_read(a->stop_fd, &b, 1, ringo_deadline_in(100 * SEC));
     if (n != 1) {
-        /* the case process died (or hung): clean up after it */
-        tls_certs_dir_remove(a->dir);
+        /* the case process died (a failed check, or hung): clean up
+         * after it */
+        remove_files();
         _exit(1);
     }
     struct t_watch w;
@@ -277,7 +280,7 @@ static void start_server_opts(const struct srv_opts *o)
         close(pp[0]);
         close(sp[1]);
         g_big = pattern_bytes(BIG_SIZE);
-        struct srv_arg a = {*o, g_cert, g_key, g_www, g_dir, pp[1], sp[0]};
+        struct srv_arg a = {*o, g_cert, g_key, g_www, pp[1], sp[0]};
         t_run(1, server_main, &a);
         free(g_big);
         T_LEAK_CHECK();
