@@ -40,8 +40,12 @@
  * into a buffer the caller passes. ringo never leaves errors on
  * OpenSSL's per-thread error queue.
  *
- * Threads: a context is shared by every worker; a ringo_tls is used by
- * one coroutine at a time (one reader and one writer, or the same one).
+ * Threads: a context is shared by every worker. A ringo_tls is used by
+ * one coroutine at a time: a call made while another call on the same
+ * connection is in progress (e.g. a write while a reader waits) returns
+ * -EBUSY at once and changes nothing (OpenSSL cannot be entered again
+ * while one of its calls is parked). Unlike Go's crypto/tls there is no
+ * concurrent reader and writer; see docs/tls.md.
  */
 #ifndef RINGO_TLS_H
 #define RINGO_TLS_H

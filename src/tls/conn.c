@@ -159,6 +159,22 @@ const char *ringo_tls_error_text(const ringo_tls *t)
     return t->err;
 }
 
+/* ---- one coroutine at a time ----
+ * A call may park inside OpenSSL (a read waits in the BIO; a flush sends
+ * from the output buffer). Another call on the same SSL object then would
+ * run OpenSSL re-entrantly and move the buffer under the send, so it is
+ * refused instead of corrupting the stream. */
+
+static bool enter(ringo_tls *t)
+{
+    return !atomic_exchange_explicit(&t->busy, true, memory_order_acquire);
+}
+
+static void leave(ringo_tls *t)
+{
+    atomic_store_explicit(&t->busy, false, memory_order_release);
+}
+
 /* ---- handshake ---- */
 
 static size_t fail_stat(int rc)
@@ -179,7 +195,7 @@ static size_t fail_stat(int rc)
     }
 }
 
-int ringo_tls_handshake(ringo_tls *t, int64_t deadline)
+static int handshake(ringo_tls *t, int64_t deadline)
 {
     if (t->fatal)
         return t->fatal;
@@ -303,7 +319,7 @@ int ringo_tls_dial(ringo_tls_ctx *ctx, const char *hostport, int64_t deadline, r
 
 /* ---- data ---- */
 
-ssize_t ringo_tls_read(ringo_tls *t, void *buf, size_t len, int64_t deadline)
+static ssize_t tls_read(ringo_tls *t, void *buf, size_t len, int64_t deadline)
 {
     if (t->fatal)
         return t->fatal;
@@ -330,7 +346,7 @@ int ringo_tls_pending(const ringo_tls *t)
     return SSL_has_pending(t->ssl) ? SSL_pending(t->ssl) > 0 ? SSL_pending(t->ssl) : 1 : 0;
 }
 
-int ringo_tls_flush(ringo_tls *t, int64_t deadline)
+static int flush(ringo_tls *t, int64_t deadline)
 {
     t->deadline = deadline;
     return ringo__tls_flush_out(t);
@@ -353,7 +369,7 @@ static int encrypt(ringo_tls *t, const void *buf, size_t len)
     return 0;
 }
 
-int ringo_tls_queuev(ringo_tls *t, const struct iovec *iov, int iovcnt, int64_t deadline)
+static int queuev(ringo_tls *t, const struct iovec *iov, int iovcnt, int64_t deadline)
 {
     if (t->fatal)
         return t->fatal;
@@ -408,7 +424,7 @@ ssize_t ringo_tls_write(ringo_tls *t, const void *buf, size_t len, int64_t deadl
     return r < 0 ? r : (ssize_t)len;
 }
 
-int ringo_tls_shutdown(ringo_tls *t, int64_t deadline)
+static int shutdown_tls(ringo_tls *t, int64_t deadline)
 {
     if (t->fatal)
         return t->fatal;
@@ -423,6 +439,53 @@ int ringo_tls_shutdown(ringo_tls *t, int64_t deadline)
     }
     ERR_clear_error();
     return ringo__tls_flush_out(t);
+}
+
+/* ---- the public calls: the guard, then the work ---- */
+
+int ringo_tls_handshake(ringo_tls *t, int64_t deadline)
+{
+    if (!enter(t))
+        return -EBUSY;
+    int r = handshake(t, deadline);
+    leave(t);
+    return r;
+}
+
+ssize_t ringo_tls_read(ringo_tls *t, void *buf, size_t len, int64_t deadline)
+{
+    if (!enter(t))
+        return -EBUSY;
+    ssize_t r = tls_read(t, buf, len, deadline);
+    leave(t);
+    return r;
+}
+
+int ringo_tls_queuev(ringo_tls *t, const struct iovec *iov, int iovcnt, int64_t deadline)
+{
+    if (!enter(t))
+        return -EBUSY;
+    int r = queuev(t, iov, iovcnt, deadline);
+    leave(t);
+    return r;
+}
+
+int ringo_tls_flush(ringo_tls *t, int64_t deadline)
+{
+    if (!enter(t))
+        return -EBUSY;
+    int r = flush(t, deadline);
+    leave(t);
+    return r;
+}
+
+int ringo_tls_shutdown(ringo_tls *t, int64_t deadline)
+{
+    if (!enter(t))
+        return -EBUSY;
+    int r = shutdown_tls(t, deadline);
+    leave(t);
+    return r;
 }
 
 void ringo_tls_free(ringo_tls *t)

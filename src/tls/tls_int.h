@@ -70,12 +70,13 @@ struct ringo_tls {
     int fd;
     bool server;
     bool hs_done;
-    bool owns_fd;     /* from ringo_tls_dial */
-    int fatal;        /* a fatal error: the only answer from now on */
-    int werr;         /* a failed send: writes answer it */
-    int io_err;       /* what the BIO's last socket call returned (< 0) */
-    int64_t deadline; /* of the call in progress (the BIO reads it) */
-    char *wbuf;       /* encrypted records not sent yet: [woff, wlen) */
+    bool owns_fd;      /* from ringo_tls_dial */
+    _Atomic bool busy; /* a call is in progress (conn.c: enter/leave) */
+    int fatal;         /* a fatal error: the only answer from now on */
+    int werr;          /* a failed send: writes answer it */
+    int io_err;        /* what the BIO's last socket call returned (< 0) */
+    int64_t deadline;  /* of the call in progress (the BIO reads it) */
+    char *wbuf;        /* encrypted records not sent yet: [woff, wlen) */
     size_t woff, wlen, wcap;
     char name[256]; /* SNI: sent (client) or received (server) */
     char err[256];  /* OpenSSL's reason for the last failure */
