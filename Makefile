@@ -2,7 +2,7 @@
 #   make            library, tools, examples, tests, baselines
 #   make test       build and run the test suite on both backends
 #   make demo       ringo-httpd + load generator on each backend, side by side
-#   make bench      HTTP against nginx, h2o, Go, fasthttp and hand-written
+#   make bench      HTTP and HTTPS against nginx, h2o, Go, fasthttp and hand-written
 #                   liburing/epoll responders (bench/http.py), the full echo
 #                   benchmark against baselines and Go, the io_uring
 #                   fast-path matrix, the concurrency micro-benchmarks against Go,
@@ -122,19 +122,43 @@ $(BUILD)/bench/go-fasthttp: bench/baseline/go_fasthttp/main.go
 	@mkdir -p $(@D)
 	cd bench/baseline/go_fasthttp && GO111MODULE=off GOPATH=/usr/share/gocode GOCACHE=$${GOCACHE:-/tmp/ringo-gocache} go build -o $(CURDIR)/$@ main.go
 
-# libFuzzer target for the HTTP parser (clang): make fuzz FUZZ_SECONDS=N
+# libFuzzer targets (clang): make fuzz FUZZ_SECONDS=N runs the HTTP parser
+# for N s, then the TLS server side for FUZZ_TLS_SECONDS (default N) s on
+# each backend
 FUZZ_SECONDS ?= 60
+FUZZ_TLS_SECONDS ?= $(FUZZ_SECONDS)
 FUZZ_BUILD := build-fuzz
 $(FUZZ_BUILD)/http-parse-fuzz: fuzz/http_parse.c $(wildcard src/http/parse*.c) src/http/parse.h
 	@mkdir -p $(@D)
 	clang -std=c11 -D_GNU_SOURCE -O1 -g -Iinclude -Isrc -fsanitize=fuzzer,address,undefined \
 	    -fno-sanitize-recover=undefined -o $@ fuzz/http_parse.c $(wildcard src/http/parse*.c)
+# The TLS server (fuzz/tls_server.c) needs the whole runtime: the library
+# again with clang and ASan+UBSan, coverage only in src/tls, where the
+# input goes (the scheduler's edges would only be timing noise).
+FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -O1 -g -fno-omit-frame-pointer $(WARN) -Iinclude -Isrc \
+    -fsanitize=address,undefined -fno-sanitize-recover=undefined -MMD -MP
+FUZZ_LIB_OBJ := $(LIB_C:%.c=$(FUZZ_BUILD)/lib/%.o) $(LIB_S:%.S=$(FUZZ_BUILD)/lib/%.o)
+$(FUZZ_BUILD)/lib/src/tls/%.o: src/tls/%.c
+	@mkdir -p $(@D)
+	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
+$(FUZZ_BUILD)/lib/%.o: %.c
+	@mkdir -p $(@D)
+	clang $(FUZZ_CFLAGS) -c $< -o $@
+$(FUZZ_BUILD)/lib/%.o: %.S
+	@mkdir -p $(@D)
+	clang $(FUZZ_CFLAGS) -c $< -o $@
+$(FUZZ_BUILD)/tls-server-fuzz: fuzz/tls_server.c $(FUZZ_LIB_OBJ)
+	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $^ $(LDLIBS)
 fuzz: deps
 	@sh scripts/deps.sh fuzz
-	@$(MAKE) --no-print-directory $(FUZZ_BUILD)/http-parse-fuzz
-	@mkdir -p $(FUZZ_BUILD)/corpus
+	@$(MAKE) --no-print-directory $(FUZZ_BUILD)/http-parse-fuzz $(FUZZ_BUILD)/tls-server-fuzz
+	@mkdir -p $(FUZZ_BUILD)/corpus $(FUZZ_BUILD)/corpus-tls
 	$(FUZZ_BUILD)/http-parse-fuzz -max_total_time=$(FUZZ_SECONDS) -max_len=4096 \
 	    -dict=fuzz/http.dict $(FUZZ_BUILD)/corpus fuzz/seeds
+	for b in uring epoll; do \
+	    RINGO_BACKEND=$$b $(FUZZ_BUILD)/tls-server-fuzz -max_total_time=$(FUZZ_TLS_SECONDS) \
+	        -max_len=8192 -timeout=30 $(FUZZ_BUILD)/corpus-tls fuzz/seeds-tls || exit 1; \
+	done
 
 deps:
 	@sh scripts/deps.sh build
@@ -163,6 +187,7 @@ bench: deps deps-bench
 	@python3 bench/http.py --build $(BUILD)
 	@python3 bench/http.py --build $(BUILD) --loadgen ringo-bench --scenarios plaintext-c1000 \
 	    --servers baseline-uring,baseline-epoll,ringo-uring,ringo-epoll,nginx,h2o,h2o-file,go-http,fasthttp
+	@python3 bench/https.py --build $(BUILD)
 	@python3 bench/echo.py --build $(BUILD) --perf-runs extra
 	@python3 bench/matrix.py --build $(BUILD)
 	@taskset -c 0 $(BUILD)/bench/ctxswitch
@@ -191,3 +216,4 @@ clean:
 	rm -rf build build-asan build-ubsan build-tsan build-fuzz build-fault build-asan-fault
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+-include $(shell find $(FUZZ_BUILD) -name '*.d' 2>/dev/null)

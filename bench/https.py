@@ -144,9 +144,10 @@ def render(template, workdir, port, cert, key):
 def server_argv(name, args, port, workdir):
     exe = server_exe(name, args.build, args.httpd)
     if name in ("ringo-uring", "ringo-epoll"):
-        # TLS 1.3 only, like the nginx and h2o configurations.
+        # TLS 1.3 only and no cap on requests per connection, like the
+        # nginx (keepalive_requests 100000000) and h2o configurations.
         return [exe, "--tls-cert", args.cert, "--tls-key", args.key, "--tls-min-version", "1.3",
-                "--port", str(port),
+                "--max-requests-per-conn", "0", "--port", str(port),
                 "--workers", "1", "--backend", name.split("-", 1)[1], "--quiet"]
     if name == "nginx":
         conf = render("nginx-tls.conf", workdir, port, args.cert, args.key)

@@ -84,6 +84,9 @@ static void usage(FILE *f)
             "  -C, --max-conns N        open connections in all, 0 = no cap (default %u)\n"
             "  -I, --max-conns-per-ip N open connections per client address, 0 = no cap\n"
             "                           (default %u)\n"
+            "      --max-requests-per-conn N\n"
+            "                           requests per keep-alive connection, then\n"
+            "                           \"Connection: close\"; 0 = no cap (default %u)\n"
             "  -s, --stats-file PATH    write the runtime counters to PATH on SIGUSR1 and at\n"
             "                           exit (default: none)\n"
             "      --tls-cert FILE      serve HTTPS on --port with this PEM certificate chain\n"
@@ -98,7 +101,7 @@ static void usage(FILE *f)
             "\n"
             "Exit status: 0 after a clean shutdown, 1 if it could not start (bad --root,\n"
             "cannot listen, ...), 2 for a bad command line.\n",
-            d.max_conns, d.max_conns_per_ip);
+            d.max_conns, d.max_conns_per_ip, d.max_requests_per_conn);
 }
 
 static int plaintext(ringo_http_req *req, ringo_http_resp *resp, void *arg)
@@ -317,7 +320,14 @@ static int same_listener(const ringo_addr *a, const ringo_addr *b)
 /* Returns -1 to go on, else the exit status. */
 static int parse_args(int argc, char **argv, ringo_config *cfg)
 {
-    enum { OPT_METRICS_LISTEN = 0x100, OPT_VERSION, OPT_TLS_CERT, OPT_TLS_KEY, OPT_TLS_MIN };
+    enum {
+        OPT_METRICS_LISTEN = 0x100,
+        OPT_VERSION,
+        OPT_TLS_CERT,
+        OPT_TLS_KEY,
+        OPT_TLS_MIN,
+        OPT_MAX_REQS
+    };
     static const struct option longopts[] = {
         {"port", required_argument, 0, 'p'},
         {"host", required_argument, 0, 'H'},
@@ -332,6 +342,7 @@ static int parse_args(int argc, char **argv, ringo_config *cfg)
         {"stats-file", required_argument, 0, 's'},
         {"help", no_argument, 0, 'h'},
         {"version", no_argument, 0, OPT_VERSION},
+        {"max-requests-per-conn", required_argument, 0, OPT_MAX_REQS},
         {"tls-cert", required_argument, 0, OPT_TLS_CERT},
         {"tls-key", required_argument, 0, OPT_TLS_KEY},
         {"tls-min-version", required_argument, 0, OPT_TLS_MIN},
@@ -392,6 +403,11 @@ static int parse_args(int argc, char **argv, ringo_config *cfg)
         case OPT_VERSION:
             printf(PROG " %s\n", RINGO_VERSION_STRING);
             return TOOL_EXIT_OK;
+        case OPT_MAX_REQS:
+            if (flag_int(PROG, "--max-requests-per-conn", optarg, 0, INT_MAX, &i) < 0)
+                return TOOL_EXIT_USAGE;
+            opt.http.max_requests_per_conn = (unsigned)i;
+            break;
         case OPT_TLS_CERT:
             opt.tls_cert = optarg;
             break;
