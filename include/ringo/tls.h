@@ -218,9 +218,11 @@ const char *ringo_tls_error_text(const ringo_tls *t);
 /* What was negotiated. Strings are static or live as long as t. */
 const char *ringo_tls_version(const ringo_tls *t); /* "TLSv1.3", ... */
 const char *ringo_tls_cipher(const ringo_tls *t);
-const char *ringo_tls_alpn(const ringo_tls *t);        /* "" if none */
-const char *ringo_tls_server_name(const ringo_tls *t); /* SNI sent/received; "" if none */
-int ringo_tls_resumed(const ringo_tls *t);             /* 1 if the session was resumed */
+const char *ringo_tls_alpn(const ringo_tls *t); /* "" if none */
+/* SNI sent (client) or received (server; on a resumed TLS 1.2 session the
+ * name the session was made with); "" if none. */
+const char *ringo_tls_server_name(const ringo_tls *t);
+int ringo_tls_resumed(const ringo_tls *t); /* 1 if the session was resumed */
 /* Bytes already decrypted or received and not yet returned by
  * ringo_tls_read (a read would not park for them). */
 int ringo_tls_pending(const ringo_tls *t);
