@@ -32,10 +32,10 @@ fi
 if [ "$what" = build ] || [ "$what" = bench ]; then
     check curl curl
     check nodejs node
+    check nginx-light /usr/sbin/nginx # the TLS client's peer in the tests
 fi
 if [ "$what" = bench ]; then
     check wrk wrk
-    check nginx-light nginx
     check h2o h2o
     check golang-github-valyala-fasthttp-dev /usr/share/gocode/src/github.com/valyala/fasthttp
     check golang-go go

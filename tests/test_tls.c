@@ -13,7 +13,13 @@
 #include <stdatomic.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <signal.h>
+#include <stdio.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <arpa/inet.h>
 
 #include <openssl/err.h>
 #include <openssl/pem.h>
@@ -1745,4 +1751,97 @@ static void t_dial_fail_main(void *arg)
 T_CASE(tls_dial_errors, T_IO)
 {
     t_run(1, t_dial_fail_main, NULL);
+}
+
+/* ---- the client against another implementation: Debian's nginx ---- */
+
+static int nginx_port;
+
+static void t_nginx_main(void *arg)
+{
+    (void)arg;
+    ringo_tls_config cfg;
+    ringo_tls_config_init(&cfg);
+    cfg.ca_file = P("ca", "crt");
+    ringo_tls_ctx *ok_ctx = client_ctx(&cfg);
+    ringo_tls_config_init(&cfg); /* the system store: our CA is not in it */
+    ringo_tls_ctx *sys_ctx = client_ctx(&cfg);
+    char hp[64], err[512];
+    snprintf(hp, sizeof(hp), "localhost:%d", nginx_port);
+    ringo_tls *t = NULL;
+    int r = -ECONNREFUSED;
+    for (int i = 0; i < 200 && r == -ECONNREFUSED; i++) { /* nginx starting */
+        r = ringo_tls_dial(ok_ctx, hp, dl(), &t, err, sizeof(err));
+        if (r == -ECONNREFUSED)
+            ringo_sleep(50 * MS);
+    }
+    if (r < 0)
+        T_FAIL("dial nginx: %s: %s", ringo_err_name(r), err);
+    T_ASSERT(strcmp(ringo_tls_version(t), "TLSv1.3") == 0);
+    T_ASSERT(strcmp(ringo_tls_alpn(t), "http/1.1") == 0);
+    static const char req[] = "GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n";
+    T_EQ(ringo_tls_write(t, req, sizeof(req) - 1, dl()), (long long)(sizeof(req) - 1));
+    char resp[4096];
+    size_t got = 0;
+    ssize_t n;
+    while (got < sizeof(resp) - 1 &&
+           (n = ringo_tls_read(t, resp + got, sizeof(resp) - 1 - got, dl())) > 0)
+        got += (size_t)n;
+    resp[got] = 0;
+    T_ASSERT(strncmp(resp, "HTTP/1.1 200", 12) == 0);
+    T_ASSERT(strstr(resp, "hello from nginx") != NULL);
+    T_OK(ringo_tls_close(t));
+
+    /* the same server through the system store: refused, with the reason */
+    r = ringo_tls_dial(sys_ctx, hp, dl(), &t, err, sizeof(err));
+    T_EQ(r, RINGO_ETLSVERIFY);
+    T_ASSERT(strstr(err, "certificate verify failed") != NULL);
+    /* our CA, but a name the certificate does not carry */
+    snprintf(hp, sizeof(hp), "127.0.0.2:%d", nginx_port);
+    r = ringo_tls_dial(ok_ctx, hp, dl(), &t, err, sizeof(err));
+    T_EQ(r, RINGO_ETLSVERIFY);
+    ringo_tls_ctx_free(ok_ctx);
+    ringo_tls_ctx_free(sys_ctx);
+}
+
+T_CASE(tls_client_against_nginx, T_IO)
+{
+    const char *nginx = access("/usr/sbin/nginx", X_OK) == 0 ? "/usr/sbin/nginx" : NULL;
+    if (!nginx)
+        T_FAIL("/usr/sbin/nginx not found: install it with sh scripts/deps.sh build");
+    certs_begin();
+    T_OK(tls_certs_make_ca(cdir, "ca"));
+    make_signed("leaf", "ca", "localhost", "127.0.0.1");
+    int s = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t alen = sizeof(a);
+    T_ASSERT(s >= 0 && bind(s, (struct sockaddr *)&a, sizeof(a)) == 0 &&
+             getsockname(s, (struct sockaddr *)&a, &alen) == 0);
+    nginx_port = ntohs(a.sin_port);
+    close(s);
+    char conf[256], text[2048];
+    snprintf(conf, sizeof(conf), "%s/nginx.conf", cdir);
+    snprintf(text, sizeof(text),
+             "daemon off; master_process off; pid %s/nginx.pid; error_log %s/error.log;\n"
+             "events {}\n"
+             "http { access_log off;\n"
+             "  server { listen 127.0.0.1:%d ssl; listen 127.0.0.2:%d ssl;\n"
+             "    ssl_certificate %s; ssl_certificate_key %s;\n"
+             "    ssl_protocols TLSv1.2 TLSv1.3;\n"
+             "    location / { return 200 \"hello from nginx\\n\"; } } }\n",
+             cdir, cdir, nginx_port, nginx_port, P("leaf", "crt"), P("leaf", "key"));
+    FILE *f = fopen(conf, "w");
+    T_ASSERT(f && fputs(text, f) >= 0 && fclose(f) == 0);
+    pid_t pid = fork();
+    T_ASSERT(pid >= 0);
+    if (pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL); /* a failed case takes nginx along */
+        execl(nginx, nginx, "-p", cdir, "-e", "stderr", "-c", conf, (char *)NULL);
+        _exit(127);
+    }
+    t_run(1, t_nginx_main, NULL);
+    kill(pid, SIGTERM);
+    int st;
+    waitpid(pid, &st, 0);
+    tls_certs_dir_remove(cdir);
 }
