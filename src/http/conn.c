@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "base/deadline.h"
 #include "http/http_int.h"
 
 #define OWN_SLACK       (16 * 1024)        /* most room after a head for a chunked body */
@@ -25,15 +26,6 @@
 #define LINGER_NS       (5 * 1000000000LL) /* drain at most this long before closing */
 #define LINGER_READ_NS  (1000000000LL)     /* ... and stop after a second of silence */
 #define LINGER_DRAIN_NS (100000000LL)      /* ... or 100 ms while the server shuts down */
-
-static int64_t min_deadline(int64_t a, int64_t b)
-{
-    if (a < 0)
-        return b;
-    if (b < 0)
-        return a;
-    return a < b ? a : b;
-}
 
 static void release_lent(struct rh_conn *c)
 {
@@ -441,7 +433,7 @@ ssize_t ringo_http_body_read(ringo_http_req *req, void *buf, size_t len, int64_t
             c->start += (size_t)n;
         } else {
             /* straight into the caller's buffer, never past the body */
-            int64_t dl = min_deadline(deadline, ringo_deadline_in(s->cfg.read_timeout_ns));
+            int64_t dl = ringo__deadline_min(deadline, ringo_deadline_in(s->cfg.read_timeout_ns));
             n = conn_read(c, buf, want, dl);
             if (n <= 0)
                 return read_failed(req, n);
@@ -486,7 +478,7 @@ ssize_t ringo_http_body_read(ringo_http_req *req, void *buf, size_t len, int64_t
             c->win = c->own;
         }
         c->start = c->end = c->keep;
-        int64_t dl = min_deadline(deadline, ringo_deadline_in(s->cfg.read_timeout_ns));
+        int64_t dl = ringo__deadline_min(deadline, ringo_deadline_in(s->cfg.read_timeout_ns));
         ssize_t n = read_more(c, dl);
         if (n <= 0)
             return read_failed(req, n);
@@ -669,8 +661,8 @@ static void serve(struct rh_conn *c)
             scanned = c->end - c->start;
             if (window_to_own(c, true) < 0) /* read_more flushes what is queued */
                 return;
-            int64_t dl = min_deadline(ringo_deadline_in(s->cfg.read_timeout_ns),
-                                      head_start + s->cfg.header_timeout_ns);
+            int64_t dl = ringo__deadline_min(ringo_deadline_in(s->cfg.read_timeout_ns),
+                                             head_start + s->cfg.header_timeout_ns);
             ssize_t n = read_more(c, dl);
             if (n == -ETIMEDOUT) {
                 rh_send_error(c, 408, "request head not received in time");
@@ -730,7 +722,8 @@ static void linger(struct rh_conn *c)
                                                                                  : LINGER_READ_NS;
         ringo_buf b;
         c->idle = true;
-        ssize_t n = ringo_recv_borrow(c->fd, &b, min_deadline(end, ringo_deadline_in(quiet)));
+        ssize_t n =
+            ringo_recv_borrow(c->fd, &b, ringo__deadline_min(end, ringo_deadline_in(quiet)));
         c->idle = false;
         if (n <= 0)
             return;

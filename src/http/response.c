@@ -378,9 +378,10 @@ int ringo_http_body_static(ringo_http_resp *resp, const void *buf, size_t len)
 #define TLS_FILE_CHUNK 16384 /* one TLS record's worth */
 
 /* HTTPS: the bytes must pass through user space to be encrypted (no
- * kernel TLS here: docs/tls.md), a record at a time behind the head,
- * queued like any body (sent at the batch's flush, or once 64 KiB are
- * sealed). */
+ * kernel TLS here: docs/tls.md). Each record's worth is read into the
+ * output behind the head; once 16 KiB are queued they are sealed and sent
+ * (one write per record of a large file; a small file's bytes wait for
+ * the batch's flush like any body). */
 static int tls_body_file(ringo_http_resp *resp, int fd, int64_t offset, size_t len)
 {
     struct rh_conn *c = resp->c;

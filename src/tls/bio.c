@@ -17,9 +17,9 @@
 
 #include "tls/tls_int.h"
 
-#define WBUF_KEEP (16 * 1024) /* a flushed connection keeps a buffer this big */
-
 #ifndef RINGO_TLS_MEMBIO
+
+#define WBUF_KEEP (16 * 1024) /* a flushed connection keeps a buffer this big */
 
 static int grow(ringo_tls *t, size_t need)
 {

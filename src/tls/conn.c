@@ -10,20 +10,11 @@
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
 
+#include "base/deadline.h"
 #include "tls/tls_int.h"
 
 #define RECORD_MAX 16384       /* TLS plaintext record limit */
 #define QUEUE_MAX  (64 * 1024) /* ringo_tls_queue sends beyond this much */
-#define WBUF_KEEP  (16 * 1024) /* a flushed connection keeps a buffer this big */
-
-static int64_t min_deadline(int64_t a, int64_t b)
-{
-    if (a < 0)
-        return b;
-    if (b < 0)
-        return a;
-    return a < b ? a : b;
-}
 
 static int conn_new(ringo_tls_ctx *ctx, int fd, bool server, ringo_tls **out)
 {
@@ -204,7 +195,7 @@ static int handshake(ringo_tls *t, int64_t deadline)
     ringo_tls_ctx *ctx = t->ctx;
     int64_t dl = deadline;
     if (t->server)
-        dl = min_deadline(deadline, ringo_deadline_in(ctx->cfg.handshake_timeout_ns));
+        dl = ringo__deadline_min(deadline, ringo_deadline_in(ctx->cfg.handshake_timeout_ns));
     int rc = 0;
     bool slot = t->server && ctx->cfg.max_handshakes;
     if (slot && (rc = ringo_sema_acquire(&ctx->slots, dl)) < 0) {
