@@ -187,11 +187,12 @@ def busy_ticks():
 # validation
 
 
-def curl(url, timeout=5):
-    """(status, headers dict lower-case -> value, body bytes) or an error string."""
+def curl(url, timeout=5, extra=()):
+    """(status, headers dict lower-case -> value, body bytes) or an error
+    string; extra: more curl arguments (bench/https.py: --cacert)."""
     try:
-        r = subprocess.run(["curl", "-s", "-S", "-i", "--http1.1", "--max-time", str(timeout),
-                            url], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        r = subprocess.run(["curl", "-s", "-S", "-i", "--http1.1", *extra, "--max-time",
+                            str(timeout), url], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                            timeout=timeout + 5)
     except (OSError, subprocess.SubprocessError) as e:
         return f"curl failed: {e}"
@@ -720,6 +721,26 @@ def check_setup(args):
     return skipped
 
 
+def run_quietest(args, run, server, sc, rep, perf, use_perf, perf_only):
+    """run(...) once; while something else took the CPUs (a build, another
+    benchmark), measure again, up to args.retries times, and keep the
+    quietest attempt (bench/https.py uses it with its own run_one)."""
+    rec = run(args, server, sc, rep, perf, use_perf, perf_only)
+    tries = [rec]
+    while (len(tries) <= args.retries and not rec["problems"]
+           and rec.get("other_cpu_pct", 0) > args.max_other):
+        print(f"  {sc} {server}: other CPU {rec['other_cpu_pct']:.0f}% > "
+              f"{args.max_other:g}%, measuring again", file=sys.stderr)
+        time.sleep(args.retry_pause)
+        rec = run(args, server, sc, rep, perf, use_perf, perf_only)
+        tries.append(rec)
+    if len(tries) > 1:
+        rec = min(tries, key=lambda r: (bool(r["problems"]), r.get("other_cpu_pct", 1e9)))
+        rec["discarded_attempts_other_cpu"] = [
+            round(t.get("other_cpu_pct", -1)) for t in tries if t is not rec]
+    return rec
+
+
 def main():
     args = parse_args()
     skipped = check_setup(args)
@@ -755,22 +776,7 @@ def main():
                 perf_only = rep > args.reps
                 use_perf = perf.ok and (perf_only or not extra)
                 for server in servers:
-                    rec = run_one(args, server, sc, rep, perf, use_perf, perf_only)
-                    # Something else took the CPUs (a build, another
-                    # benchmark): measure again, keep the quietest attempt.
-                    tries = [rec]
-                    while (len(tries) <= args.retries and not rec["problems"]
-                           and rec.get("other_cpu_pct", 0) > args.max_other):
-                        print(f"  {sc} {server}: other CPU {rec['other_cpu_pct']:.0f}% > "
-                              f"{args.max_other:g}%, measuring again", file=sys.stderr)
-                        time.sleep(args.retry_pause)
-                        rec = run_one(args, server, sc, rep, perf, use_perf, perf_only)
-                        tries.append(rec)
-                    if len(tries) > 1:
-                        rec = min(tries, key=lambda r: (bool(r["problems"]),
-                                                        r.get("other_cpu_pct", 1e9)))
-                        rec["discarded_attempts_other_cpu"] = [
-                            round(t.get("other_cpu_pct", -1)) for t in tries if t is not rec]
+                    rec = run_quietest(args, run_one, server, sc, rep, perf, use_perf, perf_only)
                     runs.append(rec)
                     label = "perf" if perf_only else f"rep={rep}"
                     print(progress_line(f"[{len(runs)}/{total}] {sc} {label} {server}", rec),

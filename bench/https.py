@@ -164,26 +164,7 @@ def server_argv(name, args, port, workdir):
 def curl_https(port, cert, timeout=5):
     """(status, headers, body) of GET /plaintext over https, verifying the
     certificate against ours (its SAN has IP:127.0.0.1), or an error."""
-    try:
-        r = subprocess.run(["curl", "-s", "-S", "-i", "--http1.1", "--cacert", cert,
-                            "--max-time", str(timeout), f"https://127.0.0.1:{port}/plaintext"],
-                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=timeout + 5)
-    except (OSError, subprocess.SubprocessError) as e:
-        return f"curl failed: {e}"
-    if r.returncode != 0:
-        return f"curl failed: {r.stderr.decode(errors='replace').strip()[:200]}"
-    head, sep, body = r.stdout.partition(b"\r\n\r\n")
-    if not sep:
-        return "curl: no end of headers"
-    lines = head.decode("latin-1").split("\r\n")
-    m = re.match(r"HTTP/\S+ (\d+)", lines[0])
-    if not m:
-        return f"curl: bad status line {lines[0]!r}"
-    headers = {}
-    for line in lines[1:]:
-        k, _, v = line.partition(":")
-        headers[k.strip().lower()] = v.strip()
-    return int(m.group(1)), headers, body
+    return hb.curl(f"https://127.0.0.1:{port}/plaintext", timeout, ("--cacert", cert))
 
 
 def check_plaintext(r):
@@ -967,22 +948,7 @@ def run_all(args, perf, runs):
             perf_only = rep > args.reps
             use_perf = perf.ok and (perf_only or not extra)
             for server in args.server_list:
-                rec = run_one(args, server, sc, rep, perf, use_perf, perf_only)
-                # Something else took the CPUs: measure again, keep the
-                # quietest attempt.
-                tries = [rec]
-                while (len(tries) <= args.retries and not rec["problems"]
-                       and rec.get("other_cpu_pct", 0) > args.max_other):
-                    print(f"  {sc} {server}: other CPU {rec['other_cpu_pct']:.0f}% > "
-                          f"{args.max_other:g}%, measuring again", file=sys.stderr)
-                    time.sleep(args.retry_pause)
-                    rec = run_one(args, server, sc, rep, perf, use_perf, perf_only)
-                    tries.append(rec)
-                if len(tries) > 1:
-                    rec = min(tries, key=lambda r: (bool(r["problems"]),
-                                                    r.get("other_cpu_pct", 1e9)))
-                    rec["discarded_attempts_other_cpu"] = [
-                        round(t.get("other_cpu_pct", -1)) for t in tries if t is not rec]
+                rec = hb.run_quietest(args, run_one, server, sc, rep, perf, use_perf, perf_only)
                 runs.append(rec)
                 label = "perf" if perf_only else f"rep={rep}"
                 print(progress_line(f"[{len(runs)}/{total}] {sc} {label} {server}", rec),
