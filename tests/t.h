@@ -116,6 +116,12 @@ int t_watch_end(struct t_watch *w);
  * kernel.io_uring_disabled or a seccomp filter, ENOMEM from RLIMIT_MEMLOCK). */
 int t_uring_probe(const char **why);
 
+/* The path of tests/NAME (a script the tests run): as is when the tests
+ * run from the source tree, else next to the binary's build directory
+ * (BUILD/ringo-tests -> BUILD/../tests/NAME). Static storage, valid until
+ * the next call. */
+const char *t_test_file(const char *name);
+
 /* A listener on 127.0.0.1 with an ephemeral port; *addr receives it. */
 int t_listen(ringo_addr *addr);
 

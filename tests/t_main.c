@@ -14,10 +14,12 @@
 #include <linux/io_uring.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
 static struct t_case *cases, **cases_tail = &cases;
 static const char *cur_backend = "auto";
@@ -146,6 +148,21 @@ void t_tcp_pair(int *client, int *server)
     *server = ringo_accept(lfd, NULL, d);
     T_OK(*server);
     T_OK(ringo_close(lfd));
+}
+
+const char *t_test_file(const char *name)
+{
+    static char p[4096];
+    snprintf(p, sizeof(p), "tests/%s", name);
+    if (access(p, R_OK) == 0)
+        return p;
+    ssize_t n = readlink("/proc/self/exe", p, sizeof(p) - 1);
+    T_ASSERT(n > 0);
+    p[n] = 0;
+    char *s = strrchr(p, '/');
+    T_ASSERT(s && (size_t)(s - p) + strlen("/../tests/") + strlen(name) < sizeof(p));
+    sprintf(s, "/../tests/%s", name);
+    return p;
 }
 
 int t_listen(ringo_addr *addr)

@@ -1103,27 +1103,12 @@ T_CASE(http_clients_pipelining_raw, T_IO)
 
 /* ==== Node's http client ==== */
 
-static const char *node_script(void)
-{
-    static char p[4096];
-    if (access("tests/http_node_client.js", R_OK) == 0)
-        return "tests/http_node_client.js";
-    /* relative to the binary (build-x/ringo-tests) */
-    ssize_t n = readlink("/proc/self/exe", p, sizeof(p) - 64);
-    T_ASSERT(n > 0);
-    p[n] = 0;
-    char *s = strrchr(p, '/');
-    T_ASSERT(s);
-    strcpy(s, "/../tests/http_node_client.js");
-    return p;
-}
-
 T_CASE(http_clients_node, T_IO)
 {
     if (access(NODE_BIN, X_OK) != 0)
         T_SKIP("%s is not installed", NODE_BIN);
     start_server(0);
-    const char *script = node_script();
+    const char *script = t_test_file("http_node_client.js");
     T_ASSERT(access(script, R_OK) == 0);
     char port[16];
     snprintf(port, sizeof(port), "%d", g_port);

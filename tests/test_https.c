@@ -771,26 +771,11 @@ T_CASE(https_metrics_tls_counters, T_IO)
 
 /* ==== Node ==== */
 
-static const char *node_script(void)
-{
-    static char p[4096];
-    if (access("tests/https_node_client.js", R_OK) == 0)
-        return "tests/https_node_client.js";
-    /* relative to the binary (build-x/ringo-tests) */
-    ssize_t n = readlink("/proc/self/exe", p, sizeof(p) - 64);
-    T_ASSERT(n > 0);
-    p[n] = 0;
-    char *s = strrchr(p, '/');
-    T_ASSERT(s);
-    strcpy(s, "/../tests/https_node_client.js");
-    return p;
-}
-
 T_CASE(https_node, T_IO)
 {
     need(NODE_BIN);
     start_server();
-    const char *script = node_script();
+    const char *script = t_test_file("https_node_client.js");
     T_ASSERT(access(script, R_OK) == 0);
     char port[16];
     snprintf(port, sizeof(port), "%d", g_port);
