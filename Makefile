@@ -58,6 +58,11 @@ BASELINES := $(BUILD)/bench/baseline-epoll-echo $(BUILD)/bench/baseline-uring-ec
              $(BUILD)/bench/baseline-epoll-http $(BUILD)/bench/baseline-uring-http \
              $(BENCH_PROGS)
 
+# make test / make demo build with one job per CPU unless the caller gave -j
+# (a serial build of the tree is most of a minute here)
+JOBS ?= $(shell nproc 2>/dev/null || echo 2)
+SUBJ = $(if $(findstring jobserver,$(MAKEFLAGS)),,-j$(JOBS))
+
 .PHONY: all lib tools tests examples baselines test demo bench soak install deps fuzz \
         deps-bench format format-check clean
 all: lib tools tests examples baselines
@@ -123,8 +128,8 @@ $(BUILD)/bench/go-fasthttp: bench/baseline/go_fasthttp/main.go
 	cd bench/baseline/go_fasthttp && GO111MODULE=off GOPATH=/usr/share/gocode GOCACHE=$${GOCACHE:-/tmp/ringo-gocache} go build -o $(CURDIR)/$@ main.go
 
 # libFuzzer targets (clang): make fuzz FUZZ_SECONDS=N runs the HTTP parser
-# for N s, then the TLS server side for FUZZ_TLS_SECONDS (default N) s on
-# each backend
+# for N s while, beside it, the TLS server side runs FUZZ_TLS_SECONDS
+# (default N) s on each backend in turn
 FUZZ_SECONDS ?= 60
 FUZZ_TLS_SECONDS ?= $(FUZZ_SECONDS)
 FUZZ_BUILD := build-fuzz
@@ -151,14 +156,23 @@ $(FUZZ_BUILD)/tls-server-fuzz: fuzz/tls_server.c $(FUZZ_LIB_OBJ)
 	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $^ $(LDLIBS)
 fuzz: deps
 	@sh scripts/deps.sh fuzz
-	@$(MAKE) --no-print-directory $(FUZZ_BUILD)/http-parse-fuzz $(FUZZ_BUILD)/tls-server-fuzz
+	@$(MAKE) --no-print-directory $(SUBJ) $(FUZZ_BUILD)/http-parse-fuzz $(FUZZ_BUILD)/tls-server-fuzz
 	@mkdir -p $(FUZZ_BUILD)/corpus $(FUZZ_BUILD)/corpus-tls
-	$(FUZZ_BUILD)/http-parse-fuzz -max_total_time=$(FUZZ_SECONDS) -max_len=4096 \
-	    -dict=fuzz/http.dict $(FUZZ_BUILD)/corpus fuzz/seeds
+	@# the HTTP parser beside the TLS runs (each fuzzer is one thread): the
+	@# same executions per target in half the wall time; the parser's log
+	@# goes to a file, printed when both are done, so the two do not mix
+	@$(FUZZ_BUILD)/http-parse-fuzz -max_total_time=$(FUZZ_SECONDS) -max_len=4096 \
+	    -dict=fuzz/http.dict $(FUZZ_BUILD)/corpus fuzz/seeds > $(FUZZ_BUILD)/http-parse-fuzz.log 2>&1 & \
+	http=$$!; tls=0; \
 	for b in uring epoll; do \
+	    echo "== tls-server-fuzz, RINGO_BACKEND=$$b, $(FUZZ_TLS_SECONDS) s"; \
 	    RINGO_BACKEND=$$b $(FUZZ_BUILD)/tls-server-fuzz -max_total_time=$(FUZZ_TLS_SECONDS) \
-	        -max_len=8192 -timeout=30 $(FUZZ_BUILD)/corpus-tls fuzz/seeds-tls || exit 1; \
-	done
+	        -max_len=8192 -timeout=30 $(FUZZ_BUILD)/corpus-tls fuzz/seeds-tls || { tls=1; break; }; \
+	done; \
+	wait $$http; rc=$$?; \
+	echo "== http-parse-fuzz, $(FUZZ_SECONDS) s"; cat $(FUZZ_BUILD)/http-parse-fuzz.log; \
+	if [ $$rc -ne 0 ]; then echo "http-parse-fuzz failed (exit $$rc)"; fi; \
+	[ $$rc -eq 0 ] && [ $$tls -eq 0 ]
 
 deps:
 	@sh scripts/deps.sh build
@@ -166,13 +180,13 @@ deps-bench:
 	@sh scripts/deps.sh bench
 
 test: deps
-	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory $(SUBJ) all
 	@$(BUILD)/ringo-tests
 	@python3 scripts/check_doc_examples.py --build $(BUILD) --san="$(SAN)" --cc="$(CC)" --flags="$(LDFLAGS)" --self-test
 	@python3 scripts/check_doc_examples.py --build $(BUILD) --san="$(SAN)" --cc="$(CC)" --flags="$(LDFLAGS)"
 
 demo: deps
-	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory $(SUBJ) all
 	@sh scripts/demo.sh $(BUILD)
 
 # Not in CI: 10,000 connections for 10 minutes per backend (bench/README.md)

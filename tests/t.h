@@ -28,6 +28,18 @@
 /* runs only when named exactly on the command line (the runner's self-tests) */
 #define T_HIDDEN 0x8
 
+/* T_SCALE(full, tsan): how many coroutines, connections or handshakes a
+ * volume case uses. TSan runs every coroutine as a fiber of its own (at
+ * most ~8k alive) whose vector clock grows with every fiber it has seen,
+ * so a case's time grows with about the square of its count (5000 sleeps
+ * took 39 s): under TSan the case checks the same paths for races at a
+ * size of tsan; the normal and ASan builds carry the full volume. */
+#if defined(__SANITIZE_THREAD__)
+#define T_SCALE(full, tsan) (tsan)
+#else
+#define T_SCALE(full, tsan) (full)
+#endif
+
 struct t_case {
     const char *name;
     const char *file;

@@ -61,11 +61,11 @@ extern char **environ;
 
 #define SEC 1000000000LL
 
-#define BIG_SIZE    (4u << 20) /* /big: spans 256 records */
-#define DATA_SIZE   (1u << 20) /* www/data.bin */
-#define UPLOAD_SIZE 300000     /* the chunked upload */
-#define MANY        1000       /* concurrent handshakes */
-#define METRIC_WAIT (20 * SEC) /* how long a counter may take to move */
+#define BIG_SIZE    (4u << 20)         /* /big: spans 256 records */
+#define DATA_SIZE   (1u << 20)         /* www/data.bin */
+#define UPLOAD_SIZE 300000             /* the chunked upload */
+#define MANY        T_SCALE(1000, 250) /* concurrent handshakes */
+#define METRIC_WAIT (20 * SEC)         /* how long a counter may take to move */
 
 /* The byte at offset i of /big, data.bin and the upload. */
 static unsigned char pattern(size_t i)

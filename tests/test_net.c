@@ -92,7 +92,7 @@ static void echo_check(int fd, const char *msg)
 
 /* ---- echo integrity: 1000 connections, random sizes ---- */
 
-#define E_CLIENTS 1000
+#define E_CLIENTS T_SCALE(1000, 250)
 #define E_MAXMSG  (64 * 1024)
 static unsigned char e_pattern[2 * E_MAXMSG];
 static _Atomic long long e_sent, e_recv;

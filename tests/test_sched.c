@@ -158,12 +158,7 @@ T_CASE(switch_preserves_fpu_control_state, 0)
 
 /* ---- 100k coroutines spawned and joined ---- */
 
-/* TSan models each coroutine as a fiber and allows ~8k of them alive. */
-#if defined(__SANITIZE_THREAD__)
-#define MANY 5000
-#else
-#define MANY 100000
-#endif
+#define MANY T_SCALE(100000, 1000)
 static _Atomic long many_ran;
 static ringo_coro **many_h;
 
@@ -201,11 +196,7 @@ T_CASE(spawn_join_100k, T_SLOW)
 /* ---- detached coroutines across workers, exact counts ---- */
 
 static _Atomic long on_count[4];
-#if defined(__SANITIZE_THREAD__)
-#define GO_ON_N 2000 /* TSan caps live fibers at ~8k */
-#else
-#define GO_ON_N 10000
-#endif
+#define GO_ON_N T_SCALE(10000, 1000)
 
 static void count_coro(void *arg)
 {

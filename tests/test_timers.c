@@ -8,12 +8,8 @@
 
 #include "t.h"
 
-#define MS 1000000LL
-#if defined(__SANITIZE_THREAD__)
-#define SLEEPERS 5000 /* TSan: ~8k fibers at most */
-#else
-#define SLEEPERS 100000
-#endif
+#define MS       1000000LL
+#define SLEEPERS T_SCALE(100000, 1000)
 
 struct sleeper {
     int64_t deadline;
@@ -135,11 +131,7 @@ T_CASE(timers_100k_sleeps, T_IO | T_SLOW)
 static void cancel_main(void *arg)
 {
     (void)arg;
-#if defined(__SANITIZE_THREAD__)
-    enum { N = 2000 }; /* TSan: ~8k fibers at most */
-#else
-    enum { N = 10000 };
-#endif
+    enum { N = T_SCALE(10000, 1000) };
     static struct sleeper s[N];
     static ringo_coro *h[N];
     for (int i = 0; i < N; i++) {
@@ -166,9 +158,5 @@ T_CASE(timers_cancelled_sleeps_leave_nothing, T_IO)
     woken = 0;
     base = 0;
     t_run(1, cancel_main, NULL);
-#if defined(__SANITIZE_THREAD__)
-    T_EQ(woken, 2000);
-#else
-    T_EQ(woken, 10000);
-#endif
+    T_EQ(woken, T_SCALE(10000, 1000));
 }

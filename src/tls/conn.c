@@ -126,7 +126,11 @@ static int fail(ringo_tls *t, int r)
         } else if (t->io_err) {
             rc = t->io_err; /* the socket failed under OpenSSL */
             ringo__tls_errors_text(t->err, sizeof(t->err), ringo_strerror(rc));
-        } else if (!t->server && vr != X509_V_OK) {
+        } else if (!t->server && !t->hs_done && t->ctx->cfg.verify_peer && vr != X509_V_OK) {
+            /* only a client that checks the peer, and only in its
+             * handshake: with verify_peer = 0 OpenSSL still records why
+             * the chain would fail, which must not relabel a later
+             * protocol error or alert as a verification failure */
             rc = RINGO_ETLSVERIFY;
             char what[200];
             snprintf(what, sizeof(what), "certificate verify failed (%s)",
