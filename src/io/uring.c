@@ -38,9 +38,9 @@ static struct io_uring_sqe *get_sqe(struct ringo_worker *w, struct uring *u, uns
 
 static void mark_stream(struct ringo_worker *w, struct uring *u, int fd)
 {
-    if (fdvec_reserve((void **)&u->fdflags, &u->nfd, 1, fd) < 0)
+    if (fdvec_reserve((void **)&u->fdflags, &u->nfd, sizeof(*u->fdflags), fd) < 0)
         return;
-    u->fdflags[fd] = FD_STREAM;
+    u->fdflags[fd] = (u->fdflags[fd] & ~FD_FLAGS) | FD_STREAM;
 }
 
 /* Registered file (RINGO_FIXED_FILES=1): put stream socket fd in slot fd
@@ -427,7 +427,7 @@ static int submit_and_park(struct ringo_worker *w, struct uring *u, struct ringo
         io_uring_prep_files_update(x, &no_file, 1, op->fd);
         io_uring_sqe_set_data(x, NULL);
         STAT_ADD(w, sqes, 2);
-        u->fdflags[op->fd] &= (uint8_t)~FD_FIXED;
+        u->fdflags[op->fd] &= ~FD_FIXED;
     } else if ((unsigned)op->fd < u->nfixed && (size_t)op->fd < u->nfd &&
                op->opcode != RINGO_OP_CLOSE && !ringo__op_is_file(op->opcode) &&
                (u->fdflags[op->fd] & (FD_STREAM | FD_FIXED)) == FD_STREAM) {
@@ -455,6 +455,14 @@ static int submit_and_park(struct ringo_worker *w, struct uring *u, struct ringo
     }
     arm_op(w, u, op, sqe, linked);
     if (op->opcode == RINGO_OP_CLOSE) {
+        /* From the moment the kernel runs the close, the number is free
+         * for the next socket() or accept, which may mark it as theirs
+         * before this coroutine runs again: forget what it meant now
+         * (clearing it after the close took FD_STREAM from a new socket
+         * whose multishot was armed, and its next read skipped the
+         * queued bytes) */
+        if ((size_t)op->fd < u->nfd)
+            u->fdflags[op->fd] = (u->fdflags[op->fd] & ~FD_FLAGS) + FD_CLOSE_ONE;
         /* a close cannot be taken back: wait it out */
         c->uninterruptible = true;
         ringo__park(RINGO_FOREVER, NULL, NULL);
@@ -509,10 +517,6 @@ static void note_result(struct ringo_worker *w, struct uring *u, struct ringo_op
     case RINGO_OP_ACCEPT:
     case RINGO_OP_CONNECT:
         mark_stream(w, u, op->opcode == RINGO_OP_ACCEPT ? res : op->fd);
-        break;
-    case RINGO_OP_CLOSE:
-        if ((size_t)op->fd < u->nfd)
-            u->fdflags[op->fd] = 0;
         break;
     default:
         break;
@@ -829,7 +833,7 @@ static int ring_sendfile(struct ringo_worker *w, struct uring *u, struct ringo_o
     int fd = op->fd;
     if (fd < 0)
         return -EBADF;
-    if (fdvec_reserve((void **)&u->fdflags, &u->nfd, 1, fd) < 0)
+    if (fdvec_reserve((void **)&u->fdflags, &u->nfd, sizeof(*u->fdflags), fd) < 0)
         return -ENOMEM;
     if (!(u->fdflags[fd] & FD_NONBLOCK)) {
         STAT_ADD(w, syscalls, 2);
@@ -922,11 +926,14 @@ int ringo__uring_single(struct ringo_worker *w, struct ringo_op *op)
                  (size_t)op->fd < u->nfd && (u->fdflags[op->fd] & FD_STREAM);
         if (rd && (u->fdflags[op->fd] & FD_READING))
             return -EBUSY;
+        uint32_t closes = rd ? u->fdflags[op->fd] & ~FD_FLAGS : 0;
         if (rd)
             u->fdflags[op->fd] |= FD_READING;
         int res = submit_and_park(w, u, op);
-        if (rd && (size_t)op->fd < u->nfd)
-            u->fdflags[op->fd] &= (uint8_t)~FD_READING;
+        /* unless the fd was closed meanwhile: the flag may be the reader's
+         * of a new socket with the number by now */
+        if (rd && (u->fdflags[op->fd] & ~FD_FLAGS) == closes)
+            u->fdflags[op->fd] &= ~FD_READING;
         if (res == -ECANCELED || res == -EINTR) {
             if (op->timed_out) {
                 if (op->timed_out == 1)

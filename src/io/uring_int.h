@@ -107,8 +107,11 @@ struct uring {
     int prefetch;         /* prefetch ahead in reap (RINGO_PREFETCH=0: off) */
     /* Per-fd hints: FD_STREAM marks TCP sockets ringo made (accept,
      * connect), whose reads go out as IORING_OP_RECV, a shorter path
-     * through the kernel than IORING_OP_READ. */
-    uint8_t *fdflags;
+     * through the kernel than IORING_OP_READ. The bits above FD_FLAGS
+     * count the closes of the number (FD_CLOSE_ONE each), so a
+     * coroutine that waited across a close can tell the number now
+     * names another socket. */
+    uint32_t *fdflags;
     size_t nfd;
     /* Ops in flight per fd (SQE armed, final CQE not yet reaped), so a
      * close that has nothing to cancel but the fd's multishot recv can
@@ -120,10 +123,12 @@ struct uring {
     int close_quiet;        /* ... and whether nothing else is in flight */
 };
 
-#define FD_STREAM   0x1
-#define FD_FIXED    0x2 /* also in the registered file table, slot = fd */
-#define FD_READING  0x4 /* a single-shot read is in flight */
-#define FD_NONBLOCK 0x8 /* ringo_sendfile made it O_NONBLOCK */
+#define FD_STREAM    0x1
+#define FD_FIXED     0x2 /* also in the registered file table, slot = fd */
+#define FD_READING   0x4 /* a single-shot read is in flight */
+#define FD_NONBLOCK  0x8 /* ringo_sendfile made it O_NONBLOCK */
+#define FD_FLAGS     0xffu
+#define FD_CLOSE_ONE 0x100u
 
 /* uring_recv.c: the user_data of fd's live multishot recv, or 0. */
 uint64_t ringo__urecv_armed_ud(struct uring *u, int fd);

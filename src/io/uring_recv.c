@@ -344,8 +344,10 @@ static int read_single(struct ringo_worker *w, struct uring *u, struct ringo_op 
 int ringo__urecv_io(struct ringo_worker *w, struct uring *u, struct ringo_op *op, int *res)
 {
     int opc = op->opcode;
-    uint8_t fl = (size_t)op->fd < u->nfd ? u->fdflags[op->fd] : 0;
-    if (!u->recv_ms_ok || op->single || !(fl & FD_STREAM)) {
+    uint32_t fl = (size_t)op->fd < u->nfd ? u->fdflags[op->fd] : 0;
+    /* a socket with a receive record has bytes or a multishot in flight
+     * whatever its hints say: those must come first */
+    if (!u->recv_ms_ok || op->single || (!(fl & FD_STREAM) && !conn_get(u, op->fd, 0))) {
         if (opc != RINGO_OP_BORROW)
             return 0;
         *res = ringo__borrow_single(w, &u->pool, op, ringo__uring_single);
