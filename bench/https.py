@@ -714,6 +714,9 @@ def summarize(runs, servers, scenarios):
             tls = next((r["tls"] for r in every if r.get("tls")), {})
             group.append({
                 "scenario": sc, "server": server, "kind": SCENARIOS[sc][0],
+                "rate_by_rep": {r["rep"]: r["result"]["ops_per_s"] for r in good},
+                "cpu_by_rep": {r["rep"]: r["cpu_us_per_op"] for r in good
+                               if "cpu_us_per_op" in r},
                 "rate": med(rate), "rate_min": min(rate, default=None),
                 "rate_max": max(rate, default=None),
                 "p50_us": med(pct), "p99_us": med(p99),
@@ -734,22 +737,35 @@ def summarize(runs, servers, scenarios):
             or next((r for r in group if r["server"] == FALLBACK_REFERENCE and r["rate"]), None)
         for row in group:
             row["reference"] = ref["server"] if ref else None
-            row["rate_ratio"] = row["cpu_ratio"] = None
-            if ref and row["rate"] is not None:
-                row["rate_ratio"] = row["rate"] / ref["rate"]
-            if ref and ref["cpu_us"] and row["cpu_us"] is not None:
-                row["cpu_ratio"] = row["cpu_us"] / ref["cpu_us"]
+            # Paired: each repetition's figure over the reference's in the
+            # same repetition (they ran back to back), then the median of
+            # those ratios. The machine drifts between repetitions by more
+            # than the servers differ; a ratio of two medians taken from
+            # different repetitions mixes that drift in.
+            for key in ("rate", "cpu"):
+                mine, theirs = row[key + "_by_rep"], (ref or {}).get(key + "_by_rep") or {}
+                ratios = [mine[k] / theirs[k] for k in mine if theirs.get(k)]
+                row[key + "_ratio"] = med(ratios)
+                row[key + "_ratio_min"] = min(ratios, default=None)
+                row[key + "_ratio_max"] = max(ratios, default=None)
         rows.extend(group)
     return rows
 
 
+def f_ratio(r, key, tag):
+    if r[key] is None:
+        return "n/a"
+    return f"{r[key]:.2f}x [{r[key + '_min']:.2f}–{r[key + '_max']:.2f}]{tag}"
+
+
 KEEPALIVE_HEADERS = ["scenario", "server", "req/s median [min–max]", "p50 µs", "p99 µs",
-                     "CPU µs/req median [min–max]", "syscalls/req", "req/s vs ref",
-                     "CPU vs ref", "failed runs", "other CPU %"]
+                     "CPU µs/req median [min–max]", "syscalls/req", "req/s vs ref (paired)",
+                     "CPU vs ref (paired)", "failed runs", "other CPU %"]
 HANDSHAKE_HEADERS = ["scenario", "server", "handshakes/s median [min–max]", "resumed %",
                      "load CPU %",
                      "CPU µs/handshake median [min–max]", "1-CPU capacity/s",
-                     "syscalls/handshake", "hs/s vs ref", "CPU vs ref", "failed runs",
+                     "syscalls/handshake", "hs/s vs ref (paired)", "CPU vs ref (paired)",
+                     "failed runs",
                      "other CPU %"]
 
 
@@ -765,8 +781,8 @@ def cells(rows, perf_ok, kind):
         tag = "" if r["reference"] in (None, REFERENCE) else " (b)"
         common_tail = [
             f_num(r["syscalls"]) if perf_ok else "n/a (no perf)",
-            "n/a" if r["rate_ratio"] is None else f"{r['rate_ratio']:.2f}x{tag}",
-            "n/a" if r["cpu_ratio"] is None else f"{r['cpu_ratio']:.2f}x{tag}",
+            f_ratio(r, "rate_ratio", tag),
+            f_ratio(r, "cpu_ratio", tag),
             f"{r['failed_runs']}/{r['runs']}",
             "n/a" if r["other_cpu_max"] is None else f"{r['other_cpu_max']:.0f}"
             + (f" (steal {r['steal_max']:.0f})" if (r["steal_max"] or 0) >= 1 else ""),
