@@ -704,8 +704,10 @@ def summarize(runs, servers, scenarios):
                 continue
             good = [r for r in every if not r.get("perf_only") and not r["problems"]
                     and (r.get("result") or {}).get("ops_per_s") is not None]
-            rate = [r["result"]["ops_per_s"] for r in good]
-            cpu = [r["cpu_us_per_op"] for r in good if "cpu_us_per_op" in r]
+            # by repetition for the paired ratios below (one good run per rep)
+            rate_by_rep = {r["rep"]: r["result"]["ops_per_s"] for r in good}
+            cpu_by_rep = {r["rep"]: r["cpu_us_per_op"] for r in good if "cpu_us_per_op" in r}
+            rate, cpu = list(rate_by_rep.values()), list(cpu_by_rep.values())
             other = [r["other_cpu_pct"] for r in every if "other_cpu_pct" in r]
             steal = [r["steal_pct"] for r in every if "steal_pct" in r]
             load = [r["load_cpu_pct"] for r in good if "load_cpu_pct" in r]
@@ -714,9 +716,7 @@ def summarize(runs, servers, scenarios):
             tls = next((r["tls"] for r in every if r.get("tls")), {})
             group.append({
                 "scenario": sc, "server": server, "kind": SCENARIOS[sc][0],
-                "rate_by_rep": {r["rep"]: r["result"]["ops_per_s"] for r in good},
-                "cpu_by_rep": {r["rep"]: r["cpu_us_per_op"] for r in good
-                               if "cpu_us_per_op" in r},
+                "rate_by_rep": rate_by_rep, "cpu_by_rep": cpu_by_rep,
                 "rate": med(rate), "rate_min": min(rate, default=None),
                 "rate_max": max(rate, default=None),
                 "p50_us": med(pct), "p99_us": med(p99),
